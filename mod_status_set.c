@@ -1,0 +1,629 @@
+/*
+ * mod_status_set.c -- set a response's status code, reason phrase,
+ * substatus and error code from httpd.conf, in the manner of IIS's
+ * IHttpResponse::SetStatus(status, reason, substatus, error).
+ *
+ * Directives (status values are CODE[.SUB] ["REASON"] [error=N]):
+ *
+ *   StatusSet CODE[.SUB] ["REASON"] [error=N] [location=URL] [expr=EXPR]
+ *       Fixups hook.  The first matching rule (most specific context
+ *       first, then file order) ends the request with that status:
+ *       4xx/5xx and 3xx through Apache's error machinery (ErrorDocument
+ *       applies), 2xx with an empty body from this module's handler.
+ *
+ *   StatusSetReason CODE "REASON"
+ *       The phrase for CODE whenever no setter chose one, including codes
+ *       Apache has no name for (which it would otherwise send as 500).
+ *
+ * Whatever a setter applies is recorded as request notes
+ * (status-set-substatus, -error, -reason, -source), environment variables
+ * (STATUS_SET_SUBSTATUS, _ERROR, _REASON), the log format tags %^SS %^SE
+ * %^SR, and one error-log line at LogLevel status_set:info (SS0001).
+ *
+ * Why an output filter: Apache keeps the reason phrase only in
+ * r->status_line, which ap_internal_redirect() does not copy to the new
+ * request (so an ErrorDocument that is a local URL would lose it), and
+ * which the HTTP_HEADER filter replaces with "500 Internal Server Error"
+ * for any code missing from its table.  The filter runs just before
+ * HTTP_HEADER and writes the status line that the request should carry.
+ * It is inserted only when a setter acted or a reason table applies.
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_expr.h"
+#include "mod_log_config.h"
+
+#include "apr_strings.h"
+#include "apr_optional.h"
+
+#include "status_set_parse.h"
+
+module AP_MODULE_DECLARE_DATA status_set_module;
+
+#define SS_FILTER_NAME  "STATUS_SET"
+
+#define SS_NOTE_SUBSTATUS "status-set-substatus"
+#define SS_NOTE_ERROR     "status-set-error"
+#define SS_NOTE_REASON    "status-set-reason"
+#define SS_NOTE_SOURCE    "status-set-source"
+#define SS_ENV_SUBSTATUS  "STATUS_SET_SUBSTATUS"
+#define SS_ENV_ERROR      "STATUS_SET_ERROR"
+#define SS_ENV_REASON     "STATUS_SET_REASON"
+
+static ap_filter_rec_t *ss_out_filter_handle;
+
+/* ------------------------------------------------------------------ */
+/* Types                                                              */
+
+/* One StatusSet rule; everything the request needs is computed here, at
+ * config time, so that a matching request only copies pointers. */
+typedef struct {
+    int code;
+    int substatus;
+    int error;
+    const char *reason;       /* NULL: default phrase at request time */
+    const char *status_line;  /* "CODE REASON" when reason is set */
+    const char *sub_str;
+    const char *err_str;
+    const char *location;     /* 3xx only */
+    ap_expr_info_t *expr;     /* NULL: always matches */
+    const char *source;       /* FILE:LINE */
+} ss_rule_t;
+
+typedef struct {
+    int code;
+    const char *reason;
+} ss_reason_t;
+
+/* Per-directory configuration.  Arrays are NULL when a context has none,
+ * so that a merge can share the parent's array without copying it.  Both
+ * arrays list the most specific context's entries first; lookups take the
+ * first hit. */
+typedef struct {
+    apr_array_header_t *rules;    /* ss_rule_t *, StatusSet */
+    apr_array_header_t *reasons;  /* ss_reason_t, StatusSetReason */
+} ss_dir_conf_t;
+
+/* Per-request state, in r->request_config, allocated only when a setter
+ * acts.  An internal redirect's new request adopts the pointer (they share
+ * r->pool), so logs of the final request see what was set on the first. */
+typedef struct {
+    request_rec *owner;       /* the request that set it */
+    int status;
+    const char *reason;
+    const char *status_line;  /* "CODE REASON", what goes on the wire */
+    const char *sub_str;
+    const char *err_str;
+    const char *source;       /* FILE:LINE, api, header:NAME */
+    int send_empty;           /* 2xx StatusSet: our handler sends no body */
+} ss_req_t;
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                      */
+
+static void *ss_create_dir_conf(apr_pool_t *p, char *dir)
+{
+    (void)dir;
+    return apr_pcalloc(p, sizeof(ss_dir_conf_t));
+}
+
+/* Concatenate child then parent, sharing either array when the other is
+ * empty: per-request merges of contexts without rules allocate nothing. */
+static apr_array_header_t *ss_merge_list(apr_pool_t *p,
+                                         apr_array_header_t *child,
+                                         apr_array_header_t *parent)
+{
+    if (!child || apr_is_empty_array(child)) {
+        return parent;
+    }
+    if (!parent || apr_is_empty_array(parent)) {
+        return child;
+    }
+    return apr_array_append(p, child, parent);
+}
+
+static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    ss_dir_conf_t *base = basev, *add = addv;
+    ss_dir_conf_t *conf = apr_palloc(p, sizeof(*conf));
+
+    conf->rules = ss_merge_list(p, add->rules, base->rules);
+    conf->reasons = ss_merge_list(p, add->reasons, base->reasons);
+    return conf;
+}
+
+static const char *ss_cmd_error(cmd_parms *cmd, const char *msg)
+{
+    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
+}
+
+static const char *ss_cmd_source(cmd_parms *cmd)
+{
+    if (!cmd->directive) {
+        return "(unknown)";
+    }
+    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                        cmd->directive->line_num);
+}
+
+static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
+                                     const char *args)
+{
+    ss_dir_conf_t *dc = dconf;
+    ss_spec_t spec;
+    ss_rule_t *rule;
+    const char *err;
+
+    err = ss_parse_spec(cmd->temp_pool, args,
+                        SS_ALLOW_ERROR | SS_ALLOW_LOCATION | SS_ALLOW_EXPR,
+                        &spec);
+    if (err) {
+        return ss_cmd_error(cmd, err);
+    }
+    if (ap_is_HTTP_REDIRECT(spec.code) && !spec.location) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "status %d is a redirection and needs "
+                            "location=URL", spec.code));
+    }
+    if (!ap_is_HTTP_REDIRECT(spec.code) && spec.location) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "location= is allowed only with a 3xx status, "
+                            "not with %d", spec.code));
+    }
+
+    rule = apr_pcalloc(cmd->pool, sizeof(*rule));
+    rule->code = spec.code;
+    rule->substatus = spec.substatus;
+    rule->error = spec.error;
+    if (spec.reason) {
+        rule->reason = apr_pstrdup(cmd->pool, spec.reason);
+        rule->status_line = apr_psprintf(cmd->pool, "%03d %s", spec.code,
+                                         spec.reason);
+    }
+    rule->sub_str = apr_itoa(cmd->pool, spec.substatus);
+    rule->err_str = apr_itoa(cmd->pool, spec.error);
+    rule->location = apr_pstrdup(cmd->pool, spec.location);
+    rule->source = ss_cmd_source(cmd);
+    if (spec.expr) {
+        const char *experr = NULL;
+        rule->expr = ap_expr_parse_cmd(cmd, spec.expr, 0, &experr, NULL);
+        if (experr) {
+            return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                                "cannot parse expr=%s: %s", spec.expr,
+                                experr));
+        }
+    }
+
+    if (!dc->rules) {
+        dc->rules = apr_array_make(cmd->pool, 2, sizeof(ss_rule_t *));
+    }
+    APR_ARRAY_PUSH(dc->rules, ss_rule_t *) = rule;
+    return NULL;
+}
+
+static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
+                                 const char *args)
+{
+    ss_dir_conf_t *dc = dconf;
+    ss_spec_t spec;
+    ss_reason_t *entry = NULL;
+    const char *err;
+    int i;
+
+    err = ss_parse_spec(cmd->temp_pool, args, 0, &spec);
+    if (err) {
+        return ss_cmd_error(cmd, err);
+    }
+    if (spec.has_substatus) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "'%s' names a substatus: a reason "
+                            "belongs to a bare code, as in "
+                            "StatusSetReason 499 \"Client Closed Request\"",
+                            ss_escape_for_message(cmd->temp_pool, args,
+                                                  strlen(args))));
+    }
+    if (!spec.reason) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "no reason phrase for %d: expected "
+                            "CODE \"REASON\"", spec.code));
+    }
+
+    /* Within one context the last phrase for a code wins. */
+    if (!dc->reasons) {
+        dc->reasons = apr_array_make(cmd->pool, 4, sizeof(ss_reason_t));
+    }
+    for (i = 0; i < dc->reasons->nelts; i++) {
+        if (APR_ARRAY_IDX(dc->reasons, i, ss_reason_t).code == spec.code) {
+            entry = &APR_ARRAY_IDX(dc->reasons, i, ss_reason_t);
+        }
+    }
+    if (!entry) {
+        entry = apr_array_push(dc->reasons);
+    }
+    entry->code = spec.code;
+    entry->reason = apr_pstrdup(cmd->pool, spec.reason);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Request state                                                      */
+
+static const char *ss_conf_reason(const ss_dir_conf_t *dc, int code)
+{
+    int i;
+
+    if (!dc->reasons) {
+        return NULL;
+    }
+    for (i = 0; i < dc->reasons->nelts; i++) {
+        const ss_reason_t *e = &APR_ARRAY_IDX(dc->reasons, i, ss_reason_t);
+        if (e->code == code) {
+            return e->reason;
+        }
+    }
+    return NULL;
+}
+
+/* Apache's own phrase for code, or NULL when its table has none (it then
+ * answers with "500 Internal Server Error"). */
+static const char *ss_apache_reason(int code)
+{
+    const char *line = ap_get_status_line(code);
+
+    if (line && (line[0] - '0') * 100 + (line[1] - '0') * 10
+                + (line[2] - '0') == code) {
+        return line + 4;
+    }
+    return NULL;
+}
+
+/* SPEC 2: StatusSetReason, else Apache's phrase, else the class phrase. */
+static const char *ss_default_reason(request_rec *r, int code)
+{
+    const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                                   &status_set_module);
+    const char *reason = ss_conf_reason(dc, code);
+
+    if (!reason) {
+        reason = ss_apache_reason(code);
+    }
+    return reason ? reason : ss_class_reason(code);
+}
+
+/* r->status_line is a phrase someone chose for r->status (the same test
+ * that the HTTP_HEADER filter applies, plus a non-empty phrase). */
+static int ss_status_line_chosen(const request_rec *r)
+{
+    const char *l = r->status_line;
+
+    return l && l[0] == '0' + r->status / 100
+             && l[1] == '0' + r->status / 10 % 10
+             && l[2] == '0' + r->status % 10
+             && l[3] == ' ' && l[4] != '\0';
+}
+
+/* The state of r, adopting the state of the request it was internally
+ * redirected from (ErrorDocument, mod_rewrite), whose status it carries. */
+static ss_req_t *ss_req_get(request_rec *r)
+{
+    ss_req_t *rq = ap_get_module_config(r->request_config,
+                                        &status_set_module);
+    request_rec *prev;
+
+    if (rq) {
+        return rq;
+    }
+    for (prev = r->prev; prev; prev = prev->prev) {
+        rq = ap_get_module_config(prev->request_config, &status_set_module);
+        if (rq) {
+            ap_set_module_config(r->request_config, &status_set_module, rq);
+            /* SPEC 4: notes are on the final request.  The environment
+             * reaches it renamed to REDIRECT_*, as Apache does it. */
+            apr_table_setn(r->notes, SS_NOTE_SUBSTATUS, rq->sub_str);
+            apr_table_setn(r->notes, SS_NOTE_ERROR, rq->err_str);
+            apr_table_setn(r->notes, SS_NOTE_REASON, rq->reason);
+            apr_table_setn(r->notes, SS_NOTE_SOURCE, rq->source);
+            return rq;
+        }
+    }
+    return NULL;
+}
+
+/* The state a log tag reads: r's, or that of a request before it. */
+static const ss_req_t *ss_req_find(const request_rec *r)
+{
+    for (; r; r = r->prev) {
+        const ss_req_t *rq = ap_get_module_config(r->request_config,
+                                                  &status_set_module);
+        if (rq) {
+            return rq;
+        }
+    }
+    return NULL;
+}
+
+/* Record an applied status on r: state, notes, environment, error log. */
+static ss_req_t *ss_record(request_rec *r, int code, const char *reason,
+                           const char *status_line, const char *sub_str,
+                           const char *err_str, const char *source)
+{
+    ss_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
+
+    rq->owner = r;
+    rq->status = code;
+    rq->reason = reason;
+    rq->status_line = status_line;
+    rq->sub_str = sub_str;
+    rq->err_str = err_str;
+    rq->source = source;
+    ap_set_module_config(r->request_config, &status_set_module, rq);
+
+    apr_table_setn(r->notes, SS_NOTE_SUBSTATUS, sub_str);
+    apr_table_setn(r->notes, SS_NOTE_ERROR, err_str);
+    apr_table_setn(r->notes, SS_NOTE_REASON, reason);
+    apr_table_setn(r->notes, SS_NOTE_SOURCE, source);
+    apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, sub_str);
+    apr_table_setn(r->subprocess_env, SS_ENV_ERROR, err_str);
+    apr_table_setn(r->subprocess_env, SS_ENV_REASON, reason);
+
+    /* The phrase was validated (no control byte), so it is safe here. */
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "SS0001: status %d.%s \"%s\" error=%s set by %s for %s",
+                  code, sub_str, reason, err_str, source, r->uri);
+    return rq;
+}
+
+/* ------------------------------------------------------------------ */
+/* Request phase: StatusSet in fixups, 2xx bodies in the handler       */
+
+static int ss_apply_rule(request_rec *r, const ss_rule_t *rule)
+{
+    const char *reason = rule->reason, *line = rule->status_line;
+    ss_req_t *rq;
+
+    if (!reason) {
+        reason = ss_default_reason(r, rule->code);
+        line = apr_psprintf(r->pool, "%03d %s", rule->code, reason);
+    }
+    rq = ss_record(r, rule->code, reason, line, rule->sub_str,
+                   rule->err_str, rule->source);
+    r->status_line = line;
+
+    if (ap_is_HTTP_SUCCESS(rule->code)) {
+        /* No error machinery for success: the handler sends no body. */
+        rq->send_empty = 1;
+        return OK;
+    }
+    if (ap_is_HTTP_REDIRECT(rule->code)) {
+        apr_table_setn(r->headers_out, "Location", rule->location);
+    }
+    /* ap_die() sends the error or redirect, through ErrorDocument. */
+    return rule->code;
+}
+
+static int ss_fixups(request_rec *r)
+{
+    const ss_dir_conf_t *dc;
+    int i;
+
+    /* Subrequests never change the response; an ErrorDocument's own
+     * request (an internal redirect that carries an error status) is
+     * already the answer to a failure. */
+    if (r->main || (r->prev && r->status != HTTP_OK)) {
+        return DECLINED;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
+    if (!dc->rules) {
+        return DECLINED;
+    }
+    for (i = 0; i < dc->rules->nelts; i++) {
+        const ss_rule_t *rule = APR_ARRAY_IDX(dc->rules, i, ss_rule_t *);
+
+        if (rule->expr) {
+            const char *err = NULL;
+            int rc = ap_expr_exec(r, rule->expr, &err);
+            if (rc < 0 || err) {
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                              "SS0002: cannot evaluate the expr= of the "
+                              "StatusSet rule at %s, skipping it: %s",
+                              rule->source, err ? err : "unknown error");
+                continue;
+            }
+            if (rc == 0) {
+                continue;
+            }
+        }
+        return ss_apply_rule(r, rule);
+    }
+    return DECLINED;
+}
+
+static int ss_handler(request_rec *r)
+{
+    ss_req_t *rq = ap_get_module_config(r->request_config,
+                                        &status_set_module);
+
+    if (!rq || !rq->send_empty || rq->owner != r) {
+        return DECLINED;
+    }
+    /* Read and throw away a request body, so keep-alive stays in sync. */
+    ap_discard_request_body(r);
+    r->status = rq->status;
+    r->status_line = rq->status_line;
+    if (r->status != HTTP_NO_CONTENT) {
+        ap_set_content_length(r, 0);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Response phase: the output filter                                  */
+
+/* Put the status line the request should carry into r: a setter's, or a
+ * StatusSetReason phrase when nobody chose one. */
+static void ss_assert_status(request_rec *r, const ss_req_t *rq)
+{
+    if (rq) {
+        r->status = rq->status;
+        r->status_line = rq->status_line;
+    }
+    else if (!ss_status_line_chosen(r)) {
+        const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                                       &status_set_module);
+        const char *reason = ss_conf_reason(dc, r->status);
+        if (reason) {
+            r->status_line = apr_psprintf(r->pool, "%03d %s", r->status,
+                                          reason);
+        }
+    }
+}
+
+/* Whether r needs the filter: a setter acted, or a reason table applies.
+ * Requests that no rule concerns get nothing. */
+static int ss_wants_filter(request_rec *r, ss_req_t **rq)
+{
+    const ss_dir_conf_t *dc;
+
+    if (r->main) {
+        return 0;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
+    *rq = ss_req_get(r);
+    return *rq || dc->reasons;
+}
+
+static void ss_insert_filter(request_rec *r)
+{
+    ss_req_t *rq;
+
+    if (ss_wants_filter(r, &rq)) {
+        ap_add_output_filter_handle(ss_out_filter_handle, NULL, r,
+                                    r->connection);
+    }
+}
+
+/* ap_send_error_response() runs this before it writes the canned page,
+ * whose title is r->status_line: set it now, so page and status line
+ * agree, and again in the filter, after any ErrorDocument text. */
+static void ss_insert_error_filter(request_rec *r)
+{
+    ss_req_t *rq;
+
+    if (ss_wants_filter(r, &rq)) {
+        ss_assert_status(r, rq);
+        ap_add_output_filter_handle(ss_out_filter_handle, NULL, r,
+                                    r->connection);
+    }
+}
+
+/* Runs once, on the first brigade, before HTTP_HEADER writes the status
+ * line; then it leaves the chain. */
+static apr_status_t ss_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ss_assert_status(f->r, ss_req_get(f->r));
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* ------------------------------------------------------------------ */
+/* Log format tags                                                    */
+
+static const char *ss_log_substatus(request_rec *r, char *arg)
+{
+    const ss_req_t *rq = ss_req_find(r);
+
+    (void)arg;
+    return rq ? rq->sub_str : "0";
+}
+
+static const char *ss_log_error(request_rec *r, char *arg)
+{
+    const ss_req_t *rq = ss_req_find(r);
+
+    (void)arg;
+    return rq ? rq->err_str : "0";
+}
+
+/* The phrase of the final status line, as HTTP_HEADER wrote it (or would
+ * have: HTTP/2 sends none). */
+static const char *ss_log_reason(request_rec *r, char *arg)
+{
+    const char *reason;
+
+    (void)arg;
+    if (ss_status_line_chosen(r)) {
+        reason = r->status_line + 4;
+    }
+    else {
+        reason = ap_get_status_line(r->status) + 4;
+    }
+    return ap_escape_logitem(r->pool, reason);
+}
+
+static int ss_pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    APR_OPTIONAL_FN_TYPE(ap_register_log_handler) *reg;
+
+    (void)plog;
+    (void)ptemp;
+    reg = APR_RETRIEVE_OPTIONAL_FN(ap_register_log_handler);
+    if (reg) {
+        /* want_orig 0: the tags read the final request of a redirect. */
+        reg(p, "^SS", ss_log_substatus, 0);
+        reg(p, "^SE", ss_log_error, 0);
+        reg(p, "^SR", ss_log_reason, 0);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Registration                                                       */
+
+static const command_rec ss_cmds[] = {
+    AP_INIT_RAW_ARGS("StatusSet", ss_cmd_status_set, NULL, OR_FILEINFO,
+                     "CODE[.SUB] [\"REASON\"] [error=N] [location=URL] "
+                     "[expr=EXPRESSION]: end matching requests with this "
+                     "status in the fixups phase"),
+    AP_INIT_RAW_ARGS("StatusSetReason", ss_cmd_reason, NULL, OR_FILEINFO,
+                     "CODE \"REASON\": the reason phrase for CODE when no "
+                     "setter chose one"),
+    {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
+};
+
+static void ss_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /* Log tags must exist before mod_log_config parses LogFormat, which
+     * happens while the configuration is read: register them first. */
+    ap_hook_pre_config(ss_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* Late in fixups, so that other modules' fixups (mod_rewrite's [F],
+     * mod_headers' RequestHeader, mod_env) have run when a rule ends the
+     * request, as with any access decision taken there. */
+    ap_hook_fixups(ss_fixups, NULL, NULL, APR_HOOK_LAST);
+    /* First, so that a 2xx rule's empty response wins over any handler. */
+    ap_hook_handler(ss_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* Both paths: normal responses and ap_send_error_response(). */
+    ap_hook_insert_filter(ss_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_insert_error_filter(ss_insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
+    /* After content filters (which may still change r->status), before
+     * the PROTOCOL filters, HTTP_HEADER among them, that write it. */
+    ss_out_filter_handle = ap_register_output_filter(SS_FILTER_NAME,
+                               ss_out_filter, NULL, AP_FTYPE_PROTOCOL - 1);
+}
+
+AP_DECLARE_MODULE(status_set) = {
+    STANDARD20_MODULE_STUFF,
+    ss_create_dir_conf,
+    ss_merge_dir_conf,
+    NULL,
+    NULL,
+    ss_cmds,
+    ss_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

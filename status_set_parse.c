@@ -1,0 +1,370 @@
+/*
+ * status_set_parse.c -- the status value grammar (see status_set_parse.h).
+ *
+ * APR only.  Every message returned names the offending value, escaped so
+ * that no control byte reaches a terminal or a log, and says what is
+ * allowed.
+ */
+#include <string.h>
+
+#include "apr_strings.h"
+#include "apr_lib.h"
+
+#include "status_set_parse.h"
+
+#define SS_MESSAGE_VALUE_MAX 64   /* bytes of a bad value quoted in a message */
+
+static const char ss_spec_syntax[] =
+    "CODE[.SUBSTATUS] [\"REASON\"] [error=N]";
+
+const char *ss_escape_for_message(apr_pool_t *p, const char *s, apr_size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    apr_size_t shown = len > SS_MESSAGE_VALUE_MAX ? SS_MESSAGE_VALUE_MAX : len;
+    char *out = apr_palloc(p, shown * 4 + 4), *d = out;
+    apr_size_t i;
+
+    for (i = 0; i < shown; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            *d++ = (char)c;
+        }
+        else {
+            *d++ = '\\';
+            *d++ = 'x';
+            *d++ = hex[c >> 4];
+            *d++ = hex[c & 0x0f];
+        }
+    }
+    if (shown < len) {
+        memcpy(d, "...", 3);
+        d += 3;
+    }
+    *d = '\0';
+    return out;
+}
+
+static const char *ss_esc(apr_pool_t *p, const char *s)
+{
+    return ss_escape_for_message(p, s, strlen(s));
+}
+
+const char *ss_class_reason(int code)
+{
+    switch (code / 100) {
+    case 1: return "Informational";
+    case 2: return "Successful";
+    case 3: return "Redirection";
+    case 4: return "Client Error";
+    default: return "Server Error";
+    }
+}
+
+/* All of s[0..len) is decimal digits, and len is 1..maxdigits. */
+static int ss_all_digits(const char *s, apr_size_t len, apr_size_t maxdigits)
+{
+    apr_size_t i;
+
+    if (len == 0 || len > maxdigits) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if (!apr_isdigit(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+const char *ss_parse_code(apr_pool_t *p, const char *word, int *code,
+                          int *substatus, int *has_sub)
+{
+    const char *dot = strchr(word, '.');
+    apr_size_t clen = dot ? (apr_size_t)(dot - word) : strlen(word);
+    int c, sub = 0;
+
+    if (!ss_all_digits(word, clen, 3) || clen != 3) {
+        return apr_psprintf(p, "'%s' is not a status: expected 3 digits "
+                            "from %d to %d, optionally followed by "
+                            ".SUBSTATUS (0-%d)", ss_esc(p, word),
+                            SS_CODE_MIN, SS_CODE_MAX, SS_SUBSTATUS_MAX);
+    }
+    c = (word[0] - '0') * 100 + (word[1] - '0') * 10 + (word[2] - '0');
+    if (c < SS_CODE_MIN || c > SS_CODE_MAX) {
+        return apr_psprintf(p, "status code %d in '%s' is out of range: "
+                            "allowed are %d to %d (final responses)", c,
+                            ss_esc(p, word), SS_CODE_MIN, SS_CODE_MAX);
+    }
+    if (dot) {
+        const char *s = dot + 1;
+        apr_size_t slen = strlen(s), i;
+
+        if (!ss_all_digits(s, slen, 5)) {
+            return apr_psprintf(p, "substatus in '%s' is not a number "
+                                "from 0 to %d", ss_esc(p, word),
+                                SS_SUBSTATUS_MAX);
+        }
+        for (i = 0; i < slen; i++) {
+            sub = sub * 10 + (s[i] - '0');
+        }
+        if (sub > SS_SUBSTATUS_MAX) {
+            return apr_psprintf(p, "substatus %d in '%s' is out of range: "
+                                "allowed are 0 to %d", sub, ss_esc(p, word),
+                                SS_SUBSTATUS_MAX);
+        }
+    }
+    *code = c;
+    *substatus = sub;
+    if (has_sub) {
+        *has_sub = dot != NULL;
+    }
+    return NULL;
+}
+
+const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len == 0) {
+        return "the reason phrase is empty: give 1 to 256 bytes of text, "
+               "or leave it out to get the default phrase";
+    }
+    if (len > SS_REASON_MAX) {
+        return apr_psprintf(p, "the reason phrase '%s' is %" APR_SIZE_T_FMT
+                            " bytes long: at most %d are allowed",
+                            ss_escape_for_message(p, reason, len), len,
+                            SS_REASON_MAX);
+    }
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)reason[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return apr_psprintf(p, "the reason phrase '%s' contains the "
+                                "control byte 0x%02x at offset %"
+                                APR_SIZE_T_FMT ": allowed are tab, space, "
+                                "visible ASCII and bytes 0x80-0xff",
+                                ss_escape_for_message(p, reason, len), c, i);
+        }
+        if (c == '<' || c == '>' || c == '&') {
+            return apr_psprintf(p, "the reason phrase '%s' contains '%c': "
+                                "< > & are not allowed, because Apache "
+                                "pastes the phrase unescaped into its "
+                                "error page",
+                                ss_escape_for_message(p, reason, len), c);
+        }
+    }
+    if (reason[0] == ' ' || reason[0] == '\t'
+        || reason[len - 1] == ' ' || reason[len - 1] == '\t') {
+        return apr_psprintf(p, "the reason phrase '%s' starts or ends with "
+                            "white space: trim it",
+                            ss_escape_for_message(p, reason, len));
+    }
+    return NULL;
+}
+
+/* Copy a quoted run starting at s (which points at the quote) into *d,
+ * undoing \-escapes of the quote and of \; returns the byte after the
+ * closing quote, or NULL if there is none. */
+static const char *ss_copy_quoted(const char *s, char **d)
+{
+    char q = *s++;
+
+    while (*s && *s != q) {
+        if (*s == '\\' && (s[1] == q || s[1] == '\\')) {
+            s++;
+        }
+        *(*d)++ = *s++;
+    }
+    return *s == q ? s + 1 : NULL;
+}
+
+const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
+                         const char **err)
+{
+    const char *s = *line;
+    char *word, *d;
+
+    *err = NULL;
+    *quoted = 0;
+    while (*s && apr_isspace(*s)) {
+        s++;
+    }
+    if (!*s) {
+        *line = s;
+        return NULL;
+    }
+    /* The unescaped word is never longer than its source. */
+    word = d = apr_palloc(p, strlen(s) + 1);
+    if (*s == '"' || *s == '\'') {
+        *quoted = 1;
+        s = ss_copy_quoted(s, &d);
+    }
+    else {
+        while (s && *s && !apr_isspace(*s)) {
+            if (*s == '=' && (s[1] == '"' || s[1] == '\'')) {
+                *d++ = '=';
+                s = ss_copy_quoted(s + 1, &d);
+            }
+            else {
+                *d++ = *s++;
+            }
+        }
+    }
+    if (!s) {
+        *err = apr_psprintf(p, "unterminated quote in '%s'",
+                            ss_esc(p, *line));
+        return NULL;
+    }
+    *d = '\0';
+    *line = s;
+    return word;
+}
+
+/* Parse a signed 32-bit decimal integer, all of s. */
+static int ss_parse_int32(const char *s, int *out)
+{
+    int neg = 0;
+    apr_int64_t v = 0;
+
+    if (*s == '-') {
+        neg = 1;
+        s++;
+    }
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isdigit(*s)) {
+            return 0;
+        }
+        v = v * 10 + (*s - '0');
+        if (v > (apr_int64_t)2147483647 + neg) {
+            return 0;
+        }
+    }
+    *out = (int)(neg ? -v : v);
+    return 1;
+}
+
+/* If word begins with key= (case-insensitively), return what follows. */
+static const char *ss_option_value(const char *word, const char *key)
+{
+    apr_size_t klen = strlen(key);
+
+    if (strncasecmp(word, key, klen) == 0 && word[klen] == '=') {
+        return word + klen + 1;
+    }
+    return NULL;
+}
+
+/* What a caller accepts, for the message about an unknown option. */
+static const char *ss_allowed_options(apr_pool_t *p, unsigned allow)
+{
+    const char *list = NULL;
+
+    if (allow & SS_ALLOW_ERROR) {
+        list = "error=N";
+    }
+    if (allow & SS_ALLOW_LOCATION) {
+        list = list ? apr_pstrcat(p, list, ", location=URL", NULL)
+                    : "location=URL";
+    }
+    if (allow & SS_ALLOW_EXPR) {
+        list = list ? apr_pstrcat(p, list, ", expr=EXPRESSION", NULL)
+                    : "expr=EXPRESSION";
+    }
+    return list ? apr_pstrcat(p, "allowed are ", list, NULL)
+                : "no option is allowed here";
+}
+
+/* location=URL: a non-empty URL or path, no white space or control byte. */
+static const char *ss_check_location(apr_pool_t *p, const char *v)
+{
+    const char *s;
+
+    if (!*v) {
+        return "location= is empty: give an absolute URL or a path "
+               "starting with /";
+    }
+    for (s = v; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20 || c == 0x7f) {
+            return apr_psprintf(p, "location=%s contains white space or a "
+                                "control byte: give a URL with those "
+                                "bytes %%-encoded", ss_esc(p, v));
+        }
+    }
+    return NULL;
+}
+
+const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
+                          ss_spec_t *out)
+{
+    const char *line = text, *word, *err, *v;
+    int quoted;
+
+    memset(out, 0, sizeof(*out));
+
+    word = ss_next_word(p, &line, &quoted, &err);
+    if (!word) {
+        return err ? err : apr_psprintf(p, "a status is required: %s",
+                                        ss_spec_syntax);
+    }
+    err = ss_parse_code(p, word, &out->code, &out->substatus,
+                        &out->has_substatus);
+    if (err) {
+        return err;
+    }
+
+    while ((word = ss_next_word(p, &line, &quoted, &err)) != NULL) {
+        if ((v = ss_option_value(word, "error")) != NULL
+            && (allow & SS_ALLOW_ERROR)) {
+            if (out->has_error) {
+                return "error= is given twice: give it at most once";
+            }
+            if (!ss_parse_int32(v, &out->error)) {
+                return apr_psprintf(p, "error=%s is not a number: expected "
+                                    "a decimal integer from -2147483648 to "
+                                    "2147483647", ss_esc(p, v));
+            }
+            out->has_error = 1;
+        }
+        else if ((v = ss_option_value(word, "location")) != NULL
+                 && (allow & SS_ALLOW_LOCATION)) {
+            if (out->location) {
+                return "location= is given twice: give it at most once";
+            }
+            if ((err = ss_check_location(p, v)) != NULL) {
+                return err;
+            }
+            out->location = v;
+        }
+        else if ((v = ss_option_value(word, "expr")) != NULL
+                 && (allow & SS_ALLOW_EXPR)) {
+            if (out->expr) {
+                return "expr= is given twice: combine the conditions "
+                       "with && or ||";
+            }
+            if (!*v) {
+                return "expr= is empty: give an ap_expr condition";
+            }
+            out->expr = v;
+        }
+        else if (!quoted && strchr(word, '=')) {
+            return apr_psprintf(p, "unknown option '%s': %s",
+                                ss_esc(p, word), ss_allowed_options(p, allow));
+        }
+        else if (out->reason) {
+            return apr_psprintf(p, "unexpected '%s' after the reason phrase "
+                                "'%s': a phrase with spaces must be quoted, "
+                                "and only one phrase is allowed",
+                                ss_esc(p, word), ss_esc(p, out->reason));
+        }
+        else {
+            if ((err = ss_check_reason(p, word, strlen(word))) != NULL) {
+                return err;
+            }
+            out->reason = word;
+        }
+    }
+    return err;
+}

@@ -1,0 +1,80 @@
+/*
+ * status_set_parse.h -- the status value grammar of mod_status_set.
+ *
+ * Everything here needs APR and nothing else: no request, no server, no
+ * config tree.  The module calls it at config time (directives) and at
+ * request time (API, backend header); fuzzers and unit tests link it alone.
+ *
+ * A status value is written the same way everywhere:
+ *
+ *     CODE[.SUBSTATUS] ["REASON"] [error=N] [OPTION=VALUE ...]
+ *
+ * where the options a caller accepts are chosen with the SS_ALLOW_* flags.
+ */
+#ifndef STATUS_SET_PARSE_H
+#define STATUS_SET_PARSE_H
+
+#include "apr_pools.h"
+
+#define SS_CODE_MIN        200
+#define SS_CODE_MAX        599
+#define SS_SUBSTATUS_MAX   65535
+#define SS_REASON_MAX      256
+
+/* The options a caller accepts after CODE[.SUB] ["REASON"]. */
+#define SS_ALLOW_ERROR     0x01   /* error=N (every setter) */
+#define SS_ALLOW_LOCATION  0x02   /* location=URL (StatusSet) */
+#define SS_ALLOW_EXPR      0x04   /* expr=EXPRESSION (directives) */
+
+typedef struct {
+    int code;              /* 200..599 */
+    int substatus;         /* 0..65535, 0 when not given */
+    int error;             /* signed 32-bit, 0 when not given */
+    const char *reason;    /* NULL: the default phrase applies */
+    int has_substatus;     /* ".SUB" was written */
+    int has_error;         /* "error=" was written */
+    const char *location;  /* location=, or NULL */
+    const char *expr;      /* expr=, or NULL (not compiled here) */
+} ss_spec_t;
+
+/*
+ * Parse a whole status value from text.  On success returns NULL and fills
+ * *out; on failure returns a message (allocated from p) that names the bad
+ * value and says what is allowed, and *out is unspecified.
+ */
+const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
+                          ss_spec_t *out);
+
+/*
+ * Parse "CODE" or "CODE.SUBSTATUS" (the whole of word).  Returns NULL or an
+ * error message from p.  has_sub may be NULL.
+ */
+const char *ss_parse_code(apr_pool_t *p, const char *word, int *code,
+                          int *substatus, int *has_sub);
+
+/*
+ * Check a reason phrase of len bytes against SPEC section 2: 1-256 bytes of
+ * HTAB / SP / VCHAR / obs-text, no leading or trailing white space, none of
+ * < > &.  Returns NULL when valid, else a message from p.
+ */
+const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len);
+
+/*
+ * Split the next word off *line: white space separates words; a word that
+ * starts with " or ' runs to the matching quote, in which \ escapes the quote
+ * and \ itself; an unquoted KEY= may be followed by a quoted value
+ * (expr="a b").  Returns the word (unescaped, from p) or NULL at the end of
+ * the line.  *quoted is set when the word began with a quote.  On an
+ * unterminated quote returns NULL and sets *err.
+ */
+const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
+                         const char **err);
+
+/* Copy s with every byte outside printable ASCII written as \xHH, for use
+ * in messages about bad input.  Long input is cut with "...". */
+const char *ss_escape_for_message(apr_pool_t *p, const char *s, apr_size_t len);
+
+/* The generic phrase of a status class: "Successful", "Client Error"... */
+const char *ss_class_reason(int code);
+
+#endif /* STATUS_SET_PARSE_H */

@@ -1,0 +1,244 @@
+"""Fixtures and clients for the mod_status_set tests.
+
+Every test talks to a real apache2 (tests/pyhttpd.py) over loopback, with
+raw sockets when the exact bytes matter and with curl otherwise.  After
+every test the error logs of all running servers are read: a line whose
+message id is not expected fails the test.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import pyhttpd  # noqa: E402
+
+RUNNING = []
+
+# Lines httpd itself writes at start and stop.
+STARTUP_IDS = {
+    "AH00489",  # resuming normal operations
+    "AH00094",  # Command line
+    "AH00491",  # caught SIGTERM, shutting down
+    "AH00492",  # caught SIGWINCH, shutting down gracefully
+    "AH00493",  # SIGUSR1 received.  Doing graceful restart
+    "AH00558",  # could not determine the FQDN
+}
+
+LOG_ID_RE = re.compile(r"^\[[^\]]*\] \[(?P<module>[^\]]*)\] .*?\] "
+                       r"(?:\[client [^\]]*\] )?(?P<id>AH\d{5}|SS\d{4}): ")
+
+
+def start_server(conf, files=None, name="httpd", **kw):
+    assert os.path.exists(pyhttpd.MODULE), "build the module first: make"
+    h = pyhttpd.Httpd(conf, files=files, name=name, **kw)
+    h.start()
+    RUNNING.append(h)
+    return h
+
+
+def stop_server(h):
+    if h in RUNNING:
+        RUNNING.remove(h)
+    h.cleanup()
+
+
+class ErrorLogCheck:
+    """What a test expects to see in the error logs."""
+
+    def __init__(self):
+        self.expected = set(STARTUP_IDS) | {"SS0001"}
+        self.offsets = {}
+
+    def expect(self, *ids):
+        self.expected.update(ids)
+
+    def snapshot(self):
+        self.offsets = {h: len(h.error_log()) for h in RUNNING}
+
+    def new_lines(self, h=None):
+        out = []
+        for srv in RUNNING if h is None else [h]:
+            text = srv.error_log()[self.offsets.get(srv, 0):]
+            out.extend(line for line in text.splitlines() if line.strip())
+        return out
+
+    def unexpected(self):
+        bad = []
+        for line in self.new_lines():
+            m = LOG_ID_RE.match(line)
+            if not m or m.group("id") not in self.expected:
+                bad.append(line)
+        return bad
+
+
+@pytest.fixture(autouse=True)
+def errlog():
+    check = ErrorLogCheck()
+    check.snapshot()
+    yield check
+    bad = check.unexpected()
+    assert not bad, "unexpected error-log lines:\n" + "\n".join(bad)
+
+
+# -- HTTP/1.x over a raw socket --------------------------------------------
+
+class Response:
+    def __init__(self, status_line, headers, body, test_id=None):
+        self.status_line = status_line          # bytes, without CRLF
+        parts = status_line.split(b" ", 2)
+        self.version = parts[0].decode()
+        self.code = int(parts[1])
+        self.reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
+        self.headers = headers                  # [(name, value)], str
+        self.body = body
+        self.test_id = test_id
+
+    def header(self, name):
+        vals = [v for n, v in self.headers if n.lower() == name.lower()]
+        assert len(vals) <= 1, "header %s repeated: %r" % (name, vals)
+        return vals[0] if vals else None
+
+    def __repr__(self):
+        return "<Response %r %r>" % (self.status_line, self.headers)
+
+
+class Reader:
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def rest(self):
+        try:
+            while True:
+                self._fill()
+        except (EOFError, ConnectionResetError):
+            pass
+        data, self.buf = self.buf, b""
+        return data
+
+    def response(self, head=False, test_id=None):
+        status_line = self.line()
+        headers = []
+        while True:
+            line = self.line()
+            if not line:
+                break
+            name, value = line.split(b":", 1)
+            headers.append((name.decode(), value.strip().decode("latin-1")))
+        resp = Response(status_line, headers, b"", test_id)
+        te = resp.header("Transfer-Encoding")
+        cl = resp.header("Content-Length")
+        if head or resp.code in (204, 304):
+            return resp
+        if te and "chunked" in te.lower():
+            body = b""
+            while True:
+                size = int(self.line().split(b";")[0], 16)
+                if size == 0:
+                    while self.line():
+                        pass
+                    break
+                body += self.exact(size)
+                assert self.line() == b""
+            resp.body = body
+        elif cl is not None:
+            resp.body = self.exact(int(cl))
+        else:
+            resp.body = self.rest()
+        return resp
+
+
+def raw(port, data, responses=1, heads=(), timeout=10):
+    """Send data, read that many responses; heads: indexes of HEAD ones."""
+    with socket.create_connection(("127.0.0.1", port), timeout) as s:
+        s.sendall(data)
+        r = Reader(s)
+        out = [r.response(head=i in heads) for i in range(responses)]
+        s.shutdown(socket.SHUT_WR)
+        trailing = r.rest()
+    return out, trailing
+
+
+def new_id():
+    return uuid.uuid4().hex[:16]
+
+
+def http(port, path, method="GET", version="HTTP/1.1", headers=(),
+         body=b"", keepalive=False):
+    """One request on its own connection; returns the Response."""
+    test_id = new_id()
+    lines = ["%s %s %s" % (method, path, version)]
+    lines.append("Host: 127.0.0.1:%d" % port)
+    lines.append("X-Test-Id: %s" % test_id)
+    if not keepalive and version == "HTTP/1.1":
+        lines.append("Connection: close")
+    for h in headers:
+        lines.append(h)
+    if body:
+        lines.append("Content-Length: %d" % len(body))
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    (resp,), trailing = raw(port, data, heads=(0,) if method == "HEAD" else ())
+    assert trailing == b"", "bytes after the response: %r" % trailing
+    resp.test_id = test_id
+    return resp
+
+
+class CurlResult:
+    def __init__(self, head, body, test_id):
+        blocks = [b for b in head.split("\r\n\r\n") if b.strip()]
+        lines = blocks[-1].split("\r\n")         # the final response
+        self.status_line = lines[0]
+        self.code = int(lines[0].split()[1])
+        self.headers = [tuple(x.strip() for x in line.split(":", 1))
+                        for line in lines[1:] if ":" in line]
+        self.body = body
+        self.test_id = test_id
+
+    def header(self, name):
+        vals = [v for n, v in self.headers if n.lower() == name.lower()]
+        return vals[0] if vals else None
+
+
+def curl(port, path, *args):
+    """Run curl against the server; args are extra curl options."""
+    test_id = new_id()
+    with tempfile.TemporaryDirectory() as d:
+        hfile, bfile = os.path.join(d, "head"), os.path.join(d, "body")
+        cmd = ["curl", "-sS", "-D", hfile, "-o", bfile,
+               "-H", "X-Test-Id: " + test_id] + list(args) + [
+               "http://127.0.0.1:%d%s" % (port, path)]
+        p = subprocess.run(cmd, capture_output=True, timeout=30)
+        assert p.returncode == 0, "curl failed: %s" % p.stderr.decode()
+        with open(hfile, encoding="latin-1") as f:
+            head = f.read()
+        body = b""
+        if os.path.exists(bfile):
+            with open(bfile, "rb") as f:
+                body = f.read()
+    return CurlResult(head, body, test_id)
