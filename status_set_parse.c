@@ -180,7 +180,7 @@ static const char *ss_copy_quoted(const char *s, char **d)
 const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
                          const char **err)
 {
-    const char *s = *line;
+    const char *s = *line, *start;
     char *word, *d;
 
     *err = NULL;
@@ -192,6 +192,7 @@ const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
         *line = s;
         return NULL;
     }
+    start = s;
     /* The unescaped word is never longer than its source. */
     word = d = apr_palloc(p, strlen(s) + 1);
     if (*s == '"' || *s == '\'') {
@@ -210,8 +211,9 @@ const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
         }
     }
     if (!s) {
-        *err = apr_psprintf(p, "unterminated quote in '%s'",
-                            ss_esc(p, *line));
+        *err = apr_psprintf(p, "unterminated quote in '%s': close it, "
+                            "and write a quote inside quotes as \\\"",
+                            ss_esc(p, start));
         return NULL;
     }
     *d = '\0';
