@@ -27,7 +27,8 @@ comma   := ,
 
 all: $(MODULE)
 
-$(MODULE): $(SOURCES) $(HEADERS) | deps
+$(MODULE): $(SOURCES) $(HEADERS)
+	@sh tests/deps.sh apache2-dev
 	$(APXS) $(APXS_CC) -c $(addprefix -Wc$(comma),$(WARN)) $(SOURCES)
 
 # Install the Debian packages the build and tests need when they are
@@ -42,10 +43,10 @@ install: $(MODULE)
 	    echo "installed $(MODS_AVAILABLE)/status_set.{load,conf}: a2enmod status_set"; \
 	fi
 
-run: $(MODULE)
+run: deps $(MODULE)
 	@sh conf/run.sh $(PORT)
 
-test: $(MODULE)
+test: deps $(MODULE)
 	$(PYTHON) -m pytest -p no:cacheprovider tests
 
 clean:

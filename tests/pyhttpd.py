@@ -206,3 +206,59 @@ def parse_access(line):
     m = ACCESS_RE.match(line)
     assert m, "access-log line does not parse: %r" % line
     return m.groupdict()
+
+
+def readme_examples():
+    """The README's shell examples: [(command, expected output lines)].
+
+    An example is an indented "$ curl ..." line and the indented lines after
+    it, up to a blank line; its port is 8080.
+    """
+    with open(os.path.join(TOP, "README.md")) as f:
+        lines = f.read().splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith("    $ curl "):
+            expected = []
+            for follow in lines[i + 1:]:
+                if not follow.startswith("    ") or follow.startswith("    $"):
+                    break
+                expected.append(follow[4:])
+            out.append((line[6:], expected))
+    return out
+
+
+DEMO_FILES = {"htdocs/index.html": "<h1>mod_status_set demo</h1>\n",
+              "htdocs/private.html": "<p>not blocked</p>\n"}
+
+
+def demo(port, base_dir=None):
+    """`make run`: the demo configuration on 127.0.0.1:port."""
+    with open(os.path.join(TOP, "conf", "demo.conf")) as f:
+        conf = f.read()
+    h = Httpd(conf, files=DEMO_FILES, port=port, name="demo",
+              base_dir=base_dir)
+    print("mod_status_set demo: server root %s" % h.root)
+    print("error log: %s (LogLevel status_set:info)" % h.path("logs/error_log"))
+    print("try:")
+    for cmd, _ in readme_examples():
+        print("    " + cmd.replace(":8080/", ":%d/" % port))
+    print("Ctrl-C stops it.  Access log (status.substatus error \"reason\"):",
+          flush=True)
+    cmd = [APACHE, "-f", h.conf_path, "-DFOREGROUND"]
+    proc = subprocess.Popen(cmd)
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    finally:
+        shutil.rmtree(h.root, ignore_errors=True)
+    return proc.returncode
+
+
+if __name__ == "__main__":
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "demo":
+        sys.exit("usage: pyhttpd.py demo PORT")
+    sys.exit(demo(int(sys.argv[2])))

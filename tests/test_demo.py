@@ -1,0 +1,38 @@
+"""`make run`'s demo configuration and the README's curl examples.
+
+The README promises that its examples work against `make run`: this runs
+every one of them, as written but for the port, against conf/demo.conf.
+"""
+
+import subprocess
+
+import pytest
+
+from conftest import start_server, stop_server
+from pyhttpd import DEMO_FILES, TOP, readme_examples
+
+
+@pytest.fixture(scope="module")
+def demo():
+    with open(TOP + "/conf/demo.conf") as f:
+        conf = f.read()
+    # The demo logs to the terminal; here the test's own log is enough.
+    conf = conf.replace("CustomLog /dev/stdout iis", "")
+    h = start_server(conf, DEMO_FILES, name="demo")
+    yield h
+    stop_server(h)
+
+
+def test_readme_has_examples():
+    assert len(readme_examples()) >= 8
+
+
+@pytest.mark.parametrize("command,expected", readme_examples(),
+                         ids=[c for c, _ in readme_examples()])
+def test_readme_example(demo, command, expected):
+    command = command.replace(":8080/", ":%d/" % demo.port)
+    p = subprocess.run(["bash", "-o", "pipefail", "-c", command],
+                       capture_output=True, timeout=30)
+    got = [line.rstrip() for line in
+           p.stdout.decode("latin-1").replace("\r", "").splitlines()]
+    assert got == expected, (command, p.stderr)
