@@ -451,13 +451,12 @@ static int ss_handler(request_rec *r)
     if (!rq || !rq->send_empty || rq->owner != r) {
         return DECLINED;
     }
-    /* Read and throw away a request body, so keep-alive stays in sync. */
+    /* A handler reads what it does not use of a request body. */
     ap_discard_request_body(r);
     r->status = rq->status;
     r->status_line = rq->status_line;
-    if (r->status != HTTP_NO_CONTENT) {
-        ap_set_content_length(r, 0);
-    }
+    /* No body: the CONTENT_LENGTH filter sends "Content-Length: 0" (none
+     * for 204, none for HEAD unless HttpContentLengthHeadZero says so). */
     return OK;
 }
 

@@ -86,6 +86,13 @@ StatusSet 503.9 "From Server" "expr=%{HTTP:X-Server} == 'on'"
     StatusSet 503.12 "Backend Sleeping" error=-3
     ErrorDocument 503 /cgi-bin/env.cgi
 </Location>
+<Location /ed/loop>
+    StatusSet 403 "Loop Outer"
+    ErrorDocument 403 /ed/loop-target.html
+</Location>
+<Location /ed/loop-target.html>
+    StatusSet 404 "Target Rule"
+</Location>
 <Location /ed/missing>
     StatusSet 403 "Custom Forbidden"
     ErrorDocument 403 /errors/no-such-page.html
@@ -152,6 +159,7 @@ FILES = {
     "htdocs/order/file.txt": "order file\n",
     "htdocs/prec/inner/file.txt": "inner file\n",
     "htdocs/errors/403.html": "<p>custom 403 page</p>\n",
+    "htdocs/ed/loop-target.html": "<p>loop target</p>\n",
     "htdocs/ht/a/.htaccess": 'StatusSet 410.2 "Gone Away" error=2\n',
     "htdocs/ht/a/file.txt": "ht file\n",
     "htdocs/ht/b/.htaccess": 'StatusSetReason 404 "Not In Here"\n',
@@ -336,6 +344,15 @@ def test_errordocument_cgi_sees_redirect_env(srv):
     assert env["REDIRECT_STATUS_SET_REASON"] == "Backend Sleeping"
     a = access(srv, r)
     assert (a["status"], a["sub"], a["error"]) == ("503", "12", "-3")
+
+
+def test_rules_skip_the_errordocument_request(srv):
+    # The target has a rule of its own; it answers the error instead.
+    r = http(srv.port, "/ed/loop")
+    assert r.status_line == b"HTTP/1.1 403 Loop Outer"
+    assert r.body == b"<p>loop target</p>\n"
+    r = http(srv.port, "/ed/loop-target.html")
+    assert r.status_line == b"HTTP/1.1 404 Target Rule"
 
 
 def test_errordocument_that_fails_keeps_reason(srv, errlog):
