@@ -129,9 +129,17 @@ static apr_array_header_t *ss_merge_list(apr_pool_t *p,
 
 static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
-    ss_dir_conf_t *base = basev, *add = addv;
-    ss_dir_conf_t *conf = apr_palloc(p, sizeof(*conf));
+    ss_dir_conf_t *base = basev, *add = addv, *conf;
 
+    /* Configs are read-only once merged, so a section of other modules'
+     * directives can share its parent's: no allocation per request. */
+    if (!add->rules && !add->reasons) {
+        return base;
+    }
+    if (!base->rules && !base->reasons) {
+        return add;
+    }
+    conf = apr_palloc(p, sizeof(*conf));
     conf->rules = ss_merge_list(p, add->rules, base->rules);
     conf->reasons = ss_merge_list(p, add->reasons, base->reasons);
     return conf;

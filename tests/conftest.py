@@ -201,7 +201,8 @@ def http(port, path, method="GET", version="HTTP/1.1", headers=(),
     """One request on its own connection; returns the Response."""
     test_id = new_id()
     lines = ["%s %s %s" % (method, path, version)]
-    lines.append("Host: 127.0.0.1:%d" % port)
+    if not any(h.lower().startswith("host:") for h in headers):
+        lines.append("Host: 127.0.0.1:%d" % port)
     lines.append("X-Test-Id: %s" % test_id)
     if not keepalive and version == "HTTP/1.1":
         lines.append("Connection: close")

@@ -104,7 +104,8 @@ class Httpd:
             log_format=LOG_FORMAT.replace('"', '\\"'),
         )
         with open(self.conf_path, "w") as f:
-            f.write(conf + "\n" + conf_body.replace("@ROOT@", self.root) + "\n")
+            f.write(conf + "\n" + conf_body.replace("@ROOT@", self.root)
+                    .replace("@PORT@", str(self.port)) + "\n")
 
     # -- files -----------------------------------------------------------
     def path(self, rel):

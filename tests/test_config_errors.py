@@ -136,6 +136,8 @@ def test_bad_directive(base, line, value, allowed):
 
 @pytest.mark.parametrize("line", [
     'StatusSet 404.13 "Not Here" error=2',
+    "StatusSet 404.65535",
+    "StatusSet 404.0",
     'StatusSet 420 "Enhance Your Calm"',
     "StatusSet 299",
     "StatusSet 503 error=-1",
