@@ -41,6 +41,7 @@
 #include "apr_strings.h"
 #include "apr_optional.h"
 
+#include "mod_status_set.h"
 #include "status_set_parse.h"
 
 module AP_MODULE_DECLARE_DATA status_set_module;
@@ -60,19 +61,25 @@ static ap_filter_rec_t *ss_out_filter_handle;
 /* ------------------------------------------------------------------ */
 /* Types                                                              */
 
-/* One StatusSet rule; everything the request needs is computed here, at
- * config time, so that a matching request only copies pointers. */
+/* A status as a setter chose it, with the strings that the status line,
+ * notes, environment and log tags need, made once. */
 typedef struct {
     int code;
     int substatus;
     int error;
-    const char *reason;       /* NULL: default phrase at request time */
-    const char *status_line;  /* "CODE REASON" when reason is set */
+    const char *reason;       /* a rule's may be NULL: default at request */
+    const char *status_line;  /* "CODE REASON"; NULL while reason is */
     const char *sub_str;
     const char *err_str;
+    const char *source;       /* FILE:LINE, api, header:NAME */
+} ss_status_t;
+
+/* One StatusSet rule, all computed at config time, so that a matching
+ * request only copies pointers. */
+typedef struct {
+    ss_status_t st;
     const char *location;     /* 3xx only */
     ap_expr_info_t *expr;     /* NULL: always matches */
-    const char *source;       /* FILE:LINE */
 } ss_rule_t;
 
 typedef struct {
@@ -94,12 +101,7 @@ typedef struct {
  * r->pool), so logs of the final request see what was set on the first. */
 typedef struct {
     request_rec *owner;       /* the request that set it */
-    int status;
-    const char *reason;
-    const char *status_line;  /* "CODE REASON", what goes on the wire */
-    const char *sub_str;
-    const char *err_str;
-    const char *source;       /* FILE:LINE, api, header:NAME */
+    ss_status_t st;           /* reason and status_line always set */
     int send_empty;           /* 2xx StatusSet: our handler sends no body */
 } ss_req_t;
 
@@ -145,6 +147,30 @@ static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
+/* Fill st, copying reason (NULL stays NULL: default phrase later).
+ * Returns APR_ENOMEM if p cannot give the memory. */
+static apr_status_t ss_status_init(apr_pool_t *p, ss_status_t *st, int code,
+                                   int substatus, int error,
+                                   const char *reason, const char *source)
+{
+    st->code = code;
+    st->substatus = substatus;
+    st->error = error;
+    st->source = source;
+    st->reason = NULL;
+    st->status_line = NULL;
+    if (reason) {
+        st->status_line = apr_psprintf(p, "%03d %s", code, reason);
+        if (!st->status_line) {
+            return APR_ENOMEM;
+        }
+        st->reason = st->status_line + 4;
+    }
+    st->sub_str = apr_itoa(p, substatus);
+    st->err_str = apr_itoa(p, error);
+    return st->sub_str && st->err_str ? APR_SUCCESS : APR_ENOMEM;
+}
+
 static const char *ss_cmd_error(cmd_parms *cmd, const char *msg)
 {
     return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
@@ -185,18 +211,9 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
     }
 
     rule = apr_pcalloc(cmd->pool, sizeof(*rule));
-    rule->code = spec.code;
-    rule->substatus = spec.substatus;
-    rule->error = spec.error;
-    if (spec.reason) {
-        rule->reason = apr_pstrdup(cmd->pool, spec.reason);
-        rule->status_line = apr_psprintf(cmd->pool, "%03d %s", spec.code,
-                                         spec.reason);
-    }
-    rule->sub_str = apr_itoa(cmd->pool, spec.substatus);
-    rule->err_str = apr_itoa(cmd->pool, spec.error);
+    ss_status_init(cmd->pool, &rule->st, spec.code, spec.substatus,
+                   spec.error, spec.reason, ss_cmd_source(cmd));
     rule->location = apr_pstrdup(cmd->pool, spec.location);
-    rule->source = ss_cmd_source(cmd);
     if (spec.expr) {
         const char *experr = NULL;
         rule->expr = ap_expr_parse_cmd(cmd, spec.expr, 0, &experr, NULL);
@@ -315,6 +332,14 @@ static int ss_status_line_chosen(const request_rec *r)
              && l[3] == ' ' && l[4] != '\0';
 }
 
+static void ss_set_notes(request_rec *r, const ss_status_t *st)
+{
+    apr_table_setn(r->notes, SS_NOTE_SUBSTATUS, st->sub_str);
+    apr_table_setn(r->notes, SS_NOTE_ERROR, st->err_str);
+    apr_table_setn(r->notes, SS_NOTE_REASON, st->reason);
+    apr_table_setn(r->notes, SS_NOTE_SOURCE, st->source);
+}
+
 /* The state of r, adopting the state of the request it was internally
  * redirected from (ErrorDocument, mod_rewrite), whose status it carries. */
 static ss_req_t *ss_req_get(request_rec *r)
@@ -332,10 +357,7 @@ static ss_req_t *ss_req_get(request_rec *r)
             ap_set_module_config(r->request_config, &status_set_module, rq);
             /* SPEC 4: notes are on the final request.  The environment
              * reaches it renamed to REDIRECT_*, as Apache does it. */
-            apr_table_setn(r->notes, SS_NOTE_SUBSTATUS, rq->sub_str);
-            apr_table_setn(r->notes, SS_NOTE_ERROR, rq->err_str);
-            apr_table_setn(r->notes, SS_NOTE_REASON, rq->reason);
-            apr_table_setn(r->notes, SS_NOTE_SOURCE, rq->source);
+            ss_set_notes(r, &rq->st);
             return rq;
         }
     }
@@ -355,35 +377,43 @@ static const ss_req_t *ss_req_find(const request_rec *r)
     return NULL;
 }
 
-/* Record an applied status on r: state, notes, environment, error log. */
-static ss_req_t *ss_record(request_rec *r, int code, const char *reason,
-                           const char *status_line, const char *sub_str,
-                           const char *err_str, const char *source)
+/* Record an applied status on r: state, notes, environment, error log.
+ * st must have its reason; it is copied.  NULL when out of memory. */
+static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
 {
     ss_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
 
+    if (!rq) {
+        return NULL;
+    }
     rq->owner = r;
-    rq->status = code;
-    rq->reason = reason;
-    rq->status_line = status_line;
-    rq->sub_str = sub_str;
-    rq->err_str = err_str;
-    rq->source = source;
+    rq->st = *st;
     ap_set_module_config(r->request_config, &status_set_module, rq);
 
-    apr_table_setn(r->notes, SS_NOTE_SUBSTATUS, sub_str);
-    apr_table_setn(r->notes, SS_NOTE_ERROR, err_str);
-    apr_table_setn(r->notes, SS_NOTE_REASON, reason);
-    apr_table_setn(r->notes, SS_NOTE_SOURCE, source);
-    apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, sub_str);
-    apr_table_setn(r->subprocess_env, SS_ENV_ERROR, err_str);
-    apr_table_setn(r->subprocess_env, SS_ENV_REASON, reason);
+    ss_set_notes(r, st);
+    apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, st->sub_str);
+    apr_table_setn(r->subprocess_env, SS_ENV_ERROR, st->err_str);
+    apr_table_setn(r->subprocess_env, SS_ENV_REASON, st->reason);
 
     /* The phrase was validated (no control byte), so it is safe here. */
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   "SS0001: status %d.%s \"%s\" error=%s set by %s for %s",
-                  code, sub_str, reason, err_str, source, r->uri);
+                  st->code, st->sub_str, st->reason, st->err_str, st->source,
+                  r->uri);
     return rq;
+}
+
+/* Undo ss_record() on r: a later failure answers with Apache's error. */
+static void ss_forget(request_rec *r)
+{
+    ap_set_module_config(r->request_config, &status_set_module, NULL);
+    apr_table_unset(r->notes, SS_NOTE_SUBSTATUS);
+    apr_table_unset(r->notes, SS_NOTE_ERROR);
+    apr_table_unset(r->notes, SS_NOTE_REASON);
+    apr_table_unset(r->notes, SS_NOTE_SOURCE);
+    apr_table_unset(r->subprocess_env, SS_ENV_SUBSTATUS);
+    apr_table_unset(r->subprocess_env, SS_ENV_ERROR);
+    apr_table_unset(r->subprocess_env, SS_ENV_REASON);
 }
 
 /* ------------------------------------------------------------------ */
@@ -391,27 +421,27 @@ static ss_req_t *ss_record(request_rec *r, int code, const char *reason,
 
 static int ss_apply_rule(request_rec *r, const ss_rule_t *rule)
 {
-    const char *reason = rule->reason, *line = rule->status_line;
+    ss_status_t st = rule->st;
     ss_req_t *rq;
 
-    if (!reason) {
-        reason = ss_default_reason(r, rule->code);
-        line = apr_psprintf(r->pool, "%03d %s", rule->code, reason);
+    if (!st.reason) {
+        st.reason = ss_default_reason(r, st.code);
+        st.status_line = apr_psprintf(r->pool, "%03d %s", st.code,
+                                      st.reason);
     }
-    rq = ss_record(r, rule->code, reason, line, rule->sub_str,
-                   rule->err_str, rule->source);
-    r->status_line = line;
+    rq = ss_record(r, &st);
+    r->status_line = st.status_line;
 
-    if (ap_is_HTTP_SUCCESS(rule->code)) {
+    if (ap_is_HTTP_SUCCESS(st.code)) {
         /* No error machinery for success: the handler sends no body. */
         rq->send_empty = 1;
         return OK;
     }
-    if (ap_is_HTTP_REDIRECT(rule->code)) {
+    if (ap_is_HTTP_REDIRECT(st.code)) {
         apr_table_setn(r->headers_out, "Location", rule->location);
     }
     /* ap_die() sends the error or redirect, through ErrorDocument. */
-    return rule->code;
+    return st.code;
 }
 
 static int ss_fixups(request_rec *r)
@@ -439,7 +469,7 @@ static int ss_fixups(request_rec *r)
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                               "SS0002: cannot evaluate the expr= of the "
                               "StatusSet rule at %s, skipping it: %s",
-                              rule->source, err ? err : "unknown error");
+                              rule->st.source, err ? err : "unknown error");
                 continue;
             }
             if (rc == 0) {
@@ -461,8 +491,8 @@ static int ss_handler(request_rec *r)
     }
     /* A handler reads what it does not use of a request body. */
     ap_discard_request_body(r);
-    r->status = rq->status;
-    r->status_line = rq->status_line;
+    r->status = rq->st.code;
+    r->status_line = rq->st.status_line;
     /* No body: the CONTENT_LENGTH filter sends "Content-Length: 0" (none
      * for 204, none for HEAD unless HttpContentLengthHeadZero says so). */
     return OK;
@@ -476,8 +506,8 @@ static int ss_handler(request_rec *r)
 static void ss_assert_status(request_rec *r, const ss_req_t *rq)
 {
     if (rq) {
-        r->status = rq->status;
-        r->status_line = rq->status_line;
+        r->status = rq->st.code;
+        r->status_line = rq->st.status_line;
     }
     else if (!ss_status_line_chosen(r)) {
         const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
@@ -490,27 +520,31 @@ static void ss_assert_status(request_rec *r, const ss_req_t *rq)
     }
 }
 
-/* Whether r needs the filter: a setter acted, or a reason table applies.
- * Requests that no rule concerns get nothing. */
-static int ss_wants_filter(request_rec *r, ss_req_t **rq)
+/* Add the filter to r unless it is there already: the API may add it
+ * before insert_filter runs (post_read_request) or after (handler). */
+static void ss_ensure_filter(request_rec *r)
+{
+    ap_filter_t *f;
+
+    for (f = r->output_filters; f; f = f->next) {
+        if (f->frec == ss_out_filter_handle && f->r == r) {
+            return;
+        }
+    }
+    ap_add_output_filter_handle(ss_out_filter_handle, NULL, r, r->connection);
+}
+
+/* Only requests that a setter or a reason table concerns get the filter. */
+static void ss_insert_filter(request_rec *r)
 {
     const ss_dir_conf_t *dc;
 
     if (r->main) {
-        return 0;
+        return;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    *rq = ss_req_get(r);
-    return *rq || dc->reasons;
-}
-
-static void ss_insert_filter(request_rec *r)
-{
-    ss_req_t *rq;
-
-    if (ss_wants_filter(r, &rq)) {
-        ap_add_output_filter_handle(ss_out_filter_handle, NULL, r,
-                                    r->connection);
+    if (ss_req_get(r) || dc->reasons) {
+        ss_ensure_filter(r);
     }
 }
 
@@ -519,12 +553,27 @@ static void ss_insert_filter(request_rec *r)
  * agree, and again in the filter, after any ErrorDocument text. */
 static void ss_insert_error_filter(request_rec *r)
 {
+    const ss_dir_conf_t *dc;
     ss_req_t *rq;
 
-    if (ss_wants_filter(r, &rq)) {
+    if (r->main) {
+        return;
+    }
+    rq = ss_req_get(r);
+    if (rq && rq->st.code != r->status) {
+        /* The request failed with another code after the setter acted
+         * (or ErrorDocument redirects it elsewhere): Apache's error
+         * response is the answer, with nothing of ours in it. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "SS0003: error response %d replaces status %d set "
+                      "by %s", r->status, rq->st.code, rq->st.source);
+        ss_forget(r);
+        rq = NULL;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
+    if (rq || dc->reasons) {
         ss_assert_status(r, rq);
-        ap_add_output_filter_handle(ss_out_filter_handle, NULL, r,
-                                    r->connection);
+        ss_ensure_filter(r);
     }
 }
 
@@ -538,6 +587,84 @@ static apr_status_t ss_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 }
 
 /* ------------------------------------------------------------------ */
+/* The C API (mod_status_set.h)                                        */
+
+/* The status line has gone out (HTTP_HEADER and mod_http2 set this). */
+static int ss_status_sent(const request_rec *r)
+{
+    for (; r; r = r->main) {
+        if (r->sent_bodyct) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_status_t ss_set_status(request_rec *r, int status,
+                                const char *reason, int substatus,
+                                apr_status_t error)
+{
+    ss_status_t st;
+    apr_status_t rv;
+
+    if (!r || ss_check_status(NULL, status, substatus)
+        || (reason && ss_check_reason(NULL, reason, strlen(reason)))) {
+        return APR_EINVAL;
+    }
+    if (ss_status_sent(r)) {
+        return APR_EGENERAL;
+    }
+    if (!reason) {
+        reason = ss_default_reason(r, status);
+    }
+    rv = ss_status_init(r->pool, &st, status, substatus, error, reason,
+                        "api");
+    if (rv != APR_SUCCESS || !ss_record(r, &st)) {
+        return APR_ENOMEM;
+    }
+    if (!r->main) {
+        ss_ensure_filter(r);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t ss_get_status(request_rec *r, int *status,
+                                const char **reason, int *substatus,
+                                apr_status_t *error)
+{
+    const ss_req_t *rq;
+    ss_status_t st;
+
+    if (!r) {
+        return APR_EINVAL;
+    }
+    rq = ss_req_find(r);
+    if (rq) {
+        st = rq->st;
+    }
+    else {
+        st.code = r->status;
+        st.substatus = 0;
+        st.error = 0;
+        st.reason = ss_status_line_chosen(r) ? r->status_line + 4
+                                             : ss_default_reason(r, r->status);
+    }
+    if (status) {
+        *status = st.code;
+    }
+    if (reason) {
+        *reason = st.reason;
+    }
+    if (substatus) {
+        *substatus = st.substatus;
+    }
+    if (error) {
+        *error = st.error;
+    }
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------ */
 /* Log format tags                                                    */
 
 static const char *ss_log_substatus(request_rec *r, char *arg)
@@ -545,7 +672,7 @@ static const char *ss_log_substatus(request_rec *r, char *arg)
     const ss_req_t *rq = ss_req_find(r);
 
     (void)arg;
-    return rq ? rq->sub_str : "0";
+    return rq ? rq->st.sub_str : "0";
 }
 
 static const char *ss_log_error(request_rec *r, char *arg)
@@ -553,7 +680,7 @@ static const char *ss_log_error(request_rec *r, char *arg)
     const ss_req_t *rq = ss_req_find(r);
 
     (void)arg;
-    return rq ? rq->err_str : "0";
+    return rq ? rq->st.err_str : "0";
 }
 
 /* The phrase of the final status line, as HTTP_HEADER wrote it (or would
@@ -605,6 +732,8 @@ static const command_rec ss_cmds[] = {
 static void ss_register_hooks(apr_pool_t *p)
 {
     (void)p;
+    APR_REGISTER_OPTIONAL_FN(ss_set_status);
+    APR_REGISTER_OPTIONAL_FN(ss_get_status);
     /* Log tags must exist before mod_log_config parses LogFormat, which
      * happens while the configuration is read: register them first. */
     ap_hook_pre_config(ss_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);

@@ -76,11 +76,28 @@ static int ss_all_digits(const char *s, apr_size_t len, apr_size_t maxdigits)
     return 1;
 }
 
+const char *ss_check_status(apr_pool_t *p, int code, int substatus)
+{
+    if (code < SS_CODE_MIN || code > SS_CODE_MAX) {
+        return p ? apr_psprintf(p, "status code %d is out of range: "
+                                "allowed are %d to %d (final responses)",
+                                code, SS_CODE_MIN, SS_CODE_MAX)
+                 : "status code out of range";
+    }
+    if (substatus < 0 || substatus > SS_SUBSTATUS_MAX) {
+        return p ? apr_psprintf(p, "substatus %d is out of range: allowed "
+                                "are 0 to %d", substatus, SS_SUBSTATUS_MAX)
+                 : "substatus out of range";
+    }
+    return NULL;
+}
+
 const char *ss_parse_code(apr_pool_t *p, const char *word, int *code,
                           int *substatus, int *has_sub)
 {
     const char *dot = strchr(word, '.');
     apr_size_t clen = dot ? (apr_size_t)(dot - word) : strlen(word);
+    const char *err;
     int c, sub = 0;
 
     if (!ss_all_digits(word, clen, 3) || clen != 3) {
@@ -90,11 +107,6 @@ const char *ss_parse_code(apr_pool_t *p, const char *word, int *code,
                             SS_CODE_MIN, SS_CODE_MAX, SS_SUBSTATUS_MAX);
     }
     c = (word[0] - '0') * 100 + (word[1] - '0') * 10 + (word[2] - '0');
-    if (c < SS_CODE_MIN || c > SS_CODE_MAX) {
-        return apr_psprintf(p, "status code %d in '%s' is out of range: "
-                            "allowed are %d to %d (final responses)", c,
-                            ss_esc(p, word), SS_CODE_MIN, SS_CODE_MAX);
-    }
     if (dot) {
         const char *s = dot + 1;
         apr_size_t slen = strlen(s), i;
@@ -107,11 +119,9 @@ const char *ss_parse_code(apr_pool_t *p, const char *word, int *code,
         for (i = 0; i < slen; i++) {
             sub = sub * 10 + (s[i] - '0');
         }
-        if (sub > SS_SUBSTATUS_MAX) {
-            return apr_psprintf(p, "substatus %d in '%s' is out of range: "
-                                "allowed are 0 to %d", sub, ss_esc(p, word),
-                                SS_SUBSTATUS_MAX);
-        }
+    }
+    if ((err = ss_check_status(p, c, sub)) != NULL) {
+        return apr_pstrcat(p, err, " (in '", ss_esc(p, word), "')", NULL);
     }
     *code = c;
     *substatus = sub;
@@ -130,33 +140,38 @@ const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len)
                "or leave it out to get the default phrase";
     }
     if (len > SS_REASON_MAX) {
-        return apr_psprintf(p, "the reason phrase '%s' is %" APR_SIZE_T_FMT
-                            " bytes long: at most %d are allowed",
-                            ss_escape_for_message(p, reason, len), len,
-                            SS_REASON_MAX);
+        return p ? apr_psprintf(p, "the reason phrase '%s' is %"
+                                APR_SIZE_T_FMT " bytes long: at most %d are "
+                                "allowed", ss_escape_for_message(p, reason,
+                                len), len, SS_REASON_MAX)
+                 : "reason phrase too long";
     }
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)reason[i];
         if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            return apr_psprintf(p, "the reason phrase '%s' contains the "
-                                "control byte 0x%02x at offset %"
-                                APR_SIZE_T_FMT ": allowed are tab, space, "
-                                "visible ASCII and bytes 0x80-0xff",
-                                ss_escape_for_message(p, reason, len), c, i);
+            return p ? apr_psprintf(p, "the reason phrase '%s' contains the "
+                                    "control byte 0x%02x at offset %"
+                                    APR_SIZE_T_FMT ": allowed are tab, "
+                                    "space, visible ASCII and bytes "
+                                    "0x80-0xff", ss_escape_for_message(p,
+                                    reason, len), c, i)
+                     : "control byte in reason phrase";
         }
         if (c == '<' || c == '>' || c == '&') {
-            return apr_psprintf(p, "the reason phrase '%s' contains '%c': "
-                                "< > & are not allowed, because Apache "
-                                "pastes the phrase unescaped into its "
-                                "error page",
-                                ss_escape_for_message(p, reason, len), c);
+            return p ? apr_psprintf(p, "the reason phrase '%s' contains "
+                                    "'%c': < > & are not allowed, because "
+                                    "Apache pastes the phrase unescaped "
+                                    "into its error page",
+                                    ss_escape_for_message(p, reason, len), c)
+                     : "< > & in reason phrase";
         }
     }
     if (reason[0] == ' ' || reason[0] == '\t'
         || reason[len - 1] == ' ' || reason[len - 1] == '\t') {
-        return apr_psprintf(p, "the reason phrase '%s' starts or ends with "
-                            "white space: trim it",
-                            ss_escape_for_message(p, reason, len));
+        return p ? apr_psprintf(p, "the reason phrase '%s' starts or ends "
+                                "with white space: trim it",
+                                ss_escape_for_message(p, reason, len))
+                 : "white space around reason phrase";
     }
     return NULL;
 }

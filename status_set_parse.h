@@ -53,9 +53,17 @@ const char *ss_parse_code(apr_pool_t *p, const char *word, int *code,
                           int *substatus, int *has_sub);
 
 /*
+ * Check the ranges of SPEC section 2: code 200-599, substatus 0-65535.
+ * Returns NULL when valid, else a message from p (a static one when p is
+ * NULL: the API validates without allocating).
+ */
+const char *ss_check_status(apr_pool_t *p, int code, int substatus);
+
+/*
  * Check a reason phrase of len bytes against SPEC section 2: 1-256 bytes of
  * HTAB / SP / VCHAR / obs-text, no leading or trailing white space, none of
- * < > &.  Returns NULL when valid, else a message from p.
+ * < > &.  Returns NULL when valid, else a message from p (a static one
+ * when p is NULL).
  */
 const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len);
 
