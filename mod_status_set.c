@@ -601,8 +601,8 @@ static int ss_status_sent(const request_rec *r)
 }
 
 static apr_status_t ss_set_status(request_rec *r, int status,
-                                const char *reason, int substatus,
-                                apr_status_t error)
+                                  const char *reason, int substatus,
+                                  apr_status_t error)
 {
     ss_status_t st;
     apr_status_t rv;
@@ -629,8 +629,8 @@ static apr_status_t ss_set_status(request_rec *r, int status,
 }
 
 static apr_status_t ss_get_status(request_rec *r, int *status,
-                                const char **reason, int *substatus,
-                                apr_status_t *error)
+                                  const char **reason, int *substatus,
+                                  apr_status_t *error)
 {
     const ss_req_t *rq;
     ss_status_t st;

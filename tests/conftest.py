@@ -8,6 +8,7 @@ message id is not expected fails the test.
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -34,6 +35,21 @@ STARTUP_IDS = {
 
 LOG_ID_RE = re.compile(r"^\[[^\]]*\] \[(?P<module>[^\]]*)\] .*?\] "
                        r"(?:\[client [^\]]*\] )?(?P<id>AH\d{5}|SS\d{4}): ")
+
+
+@pytest.fixture(scope="session")
+def ss_test_module():
+    """tests/modules/mod_ss_test.c, built with apxs against the public
+    header, as a third-party module would be."""
+    d = tempfile.mkdtemp(prefix="ss-testmod-")
+    shutil.copy(os.path.join(pyhttpd.TOP, "tests", "modules", "mod_ss_test.c"),
+                d)
+    p = subprocess.run(["apxs", "-c", "-I", pyhttpd.TOP, "-Wc,-Wall",
+                        "-Wc,-Wextra", "-Wc,-Werror", "mod_ss_test.c"],
+                       cwd=d, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    yield os.path.join(d, ".libs", "mod_ss_test.so")
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def start_server(conf, files=None, name="httpd", **kw):
@@ -220,6 +236,7 @@ def http(port, path, method="GET", version="HTTP/1.1", headers=(),
 class CurlResult:
     def __init__(self, head, body, test_id):
         blocks = [b for b in head.split("\r\n\r\n") if b.strip()]
+        assert blocks, "no response head: %r" % head
         lines = blocks[-1].split("\r\n")         # the final response
         self.status_line = lines[0]
         self.code = int(lines[0].split()[1])
@@ -243,8 +260,8 @@ def curl(port, path, *args):
                "http://127.0.0.1:%d%s" % (port, path)]
         p = subprocess.run(cmd, capture_output=True, timeout=30)
         assert p.returncode == 0, "curl failed: %s" % p.stderr.decode()
-        with open(hfile, encoding="latin-1") as f:
-            head = f.read()
+        with open(hfile, "rb") as f:
+            head = f.read().decode("latin-1")
         body = b""
         if os.path.exists(bfile):
             with open(bfile, "rb") as f:

@@ -16,6 +16,7 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE = os.path.join(TOP, ".libs", "mod_status_set.so")
+ECHO_MODULE = os.path.join(TOP, "examples", ".libs", "mod_status_echo.so")
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
 
