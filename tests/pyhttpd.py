@@ -106,7 +106,8 @@ class Httpd:
         )
         with open(self.conf_path, "w") as f:
             f.write(conf + "\n" + conf_body.replace("@ROOT@", self.root)
-                    .replace("@PORT@", str(self.port)) + "\n")
+                    .replace("@PORT@", str(self.port))
+                    .replace("@TOP@", TOP) + "\n")
 
     # -- files -----------------------------------------------------------
     def path(self, rel):
