@@ -38,6 +38,7 @@
 #include "ap_expr.h"
 #include "mod_log_config.h"
 
+#include "apr_lib.h"
 #include "apr_strings.h"
 #include "apr_optional.h"
 
@@ -87,13 +88,40 @@ typedef struct {
     const char *reason;
 } ss_reason_t;
 
+/* One StatusSetResponse rule. */
+typedef struct {
+    ss_status_t st;           /* reason may be NULL */
+    ap_expr_info_t *expr;     /* NULL: always matches */
+} ss_resp_rule_t;
+
+/* An entry of a code's list: the rule, and the substatus it wants. */
+typedef struct {
+    const ss_resp_rule_t *rule;
+    int substatus;            /* -1: any */
+} ss_resp_entry_t;
+
+#define SS_NCODES (SS_CODE_MAX - SS_CODE_MIN + 1)
+
+/* The StatusSetResponse rules of one context, indexed by code: finding the
+ * rules for a response costs the same with one rule or a thousand.  Each
+ * list is in file order. */
+typedef struct {
+    apr_array_header_t *by_code[SS_NCODES];   /* ss_resp_entry_t, or NULL */
+} ss_resp_set_t;
+
 /* Per-directory configuration.  Arrays are NULL when a context has none,
- * so that a merge can share the parent's array without copying it.  Both
- * arrays list the most specific context's entries first; lookups take the
+ * so that a merge can share the parent's array without copying it.  Every
+ * array lists the most specific context's entries first; lookups take the
  * first hit. */
 typedef struct {
-    apr_array_header_t *rules;    /* ss_rule_t *, StatusSet */
-    apr_array_header_t *reasons;  /* ss_reason_t, StatusSetReason */
+    apr_array_header_t *rules;      /* ss_rule_t *, StatusSet */
+    apr_array_header_t *reasons;    /* ss_reason_t, StatusSetReason */
+    apr_array_header_t *resp_sets;  /* ss_resp_set_t *, StatusSetResponse */
+    ss_resp_set_t *own_set;         /* this context's set, while parsing */
+    const char *from_header;        /* StatusSetFromHeader; NULL: off */
+    const char *from_source;        /* "header:NAME" */
+    int from_keep;
+    int from_set;                   /* StatusSetFromHeader given here */
 } ss_dir_conf_t;
 
 /* Per-request state, in r->request_config, allocated only when a setter
@@ -129,21 +157,40 @@ static apr_array_header_t *ss_merge_list(apr_pool_t *p,
     return apr_array_append(p, child, parent);
 }
 
+static int ss_conf_empty(const ss_dir_conf_t *c)
+{
+    return !c->rules && !c->reasons && !c->resp_sets && !c->from_set;
+}
+
 static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
 {
     ss_dir_conf_t *base = basev, *add = addv, *conf;
 
     /* Configs are read-only once merged, so a section of other modules'
      * directives can share its parent's: no allocation per request. */
-    if (!add->rules && !add->reasons) {
+    if (ss_conf_empty(add)) {
         return base;
     }
-    if (!base->rules && !base->reasons) {
+    if (ss_conf_empty(base)) {
         return add;
     }
-    conf = apr_palloc(p, sizeof(*conf));
+    conf = apr_pcalloc(p, sizeof(*conf));
     conf->rules = ss_merge_list(p, add->rules, base->rules);
     conf->reasons = ss_merge_list(p, add->reasons, base->reasons);
+    conf->resp_sets = ss_merge_list(p, add->resp_sets, base->resp_sets);
+    /* The nearer StatusSetFromHeader wins, "off" included. */
+    if (add->from_set) {
+        conf->from_header = add->from_header;
+        conf->from_source = add->from_source;
+        conf->from_keep = add->from_keep;
+        conf->from_set = 1;
+    }
+    else {
+        conf->from_header = base->from_header;
+        conf->from_source = base->from_source;
+        conf->from_keep = base->from_keep;
+        conf->from_set = base->from_set;
+    }
     return conf;
 }
 
@@ -185,6 +232,24 @@ static const char *ss_cmd_source(cmd_parms *cmd)
                         cmd->directive->line_num);
 }
 
+/* Compile an expr= option, or say why not. */
+static const char *ss_cmd_expr(cmd_parms *cmd, const char *text,
+                               ap_expr_info_t **expr)
+{
+    const char *experr = NULL;
+
+    *expr = NULL;
+    if (!text) {
+        return NULL;
+    }
+    *expr = ap_expr_parse_cmd(cmd, text, 0, &experr, NULL);
+    if (experr) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "cannot parse expr=%s: %s", text, experr));
+    }
+    return NULL;
+}
+
 static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
                                      const char *args)
 {
@@ -214,14 +279,8 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
     ss_status_init(cmd->pool, &rule->st, spec.code, spec.substatus,
                    spec.error, spec.reason, ss_cmd_source(cmd));
     rule->location = apr_pstrdup(cmd->pool, spec.location);
-    if (spec.expr) {
-        const char *experr = NULL;
-        rule->expr = ap_expr_parse_cmd(cmd, spec.expr, 0, &experr, NULL);
-        if (experr) {
-            return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
-                                "cannot parse expr=%s: %s", spec.expr,
-                                experr));
-        }
+    if ((err = ss_cmd_expr(cmd, spec.expr, &rule->expr)) != NULL) {
+        return err;
     }
 
     if (!dc->rules) {
@@ -272,6 +331,114 @@ static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
     }
     entry->code = spec.code;
     entry->reason = apr_pstrdup(cmd->pool, spec.reason);
+    return NULL;
+}
+
+/* Add entry to the list of code, in file order; a rule already last in
+ * the list for any substatus needs no second entry. */
+static void ss_resp_index(apr_pool_t *p, ss_resp_set_t *set, int code,
+                          const ss_resp_rule_t *rule, int substatus)
+{
+    apr_array_header_t **list = &set->by_code[code - SS_CODE_MIN];
+    ss_resp_entry_t *e;
+
+    if (!*list) {
+        *list = apr_array_make(p, 1, sizeof(ss_resp_entry_t));
+    }
+    else {
+        e = &APR_ARRAY_IDX(*list, (*list)->nelts - 1, ss_resp_entry_t);
+        if (e->rule == rule && (e->substatus == -1
+                                || e->substatus == substatus)) {
+            return;
+        }
+    }
+    e = apr_array_push(*list);
+    e->rule = rule;
+    e->substatus = substatus;
+}
+
+static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
+                                   const char *args)
+{
+    ss_dir_conf_t *dc = dconf;
+    const char *line = args, *match, *err;
+    apr_array_header_t *matches;
+    ss_resp_rule_t *rule;
+    ss_spec_t spec;
+    int quoted, i, code;
+
+    match = ss_next_word(cmd->temp_pool, &line, &quoted, &err);
+    if (!match) {
+        return ss_cmd_error(cmd, err ? err : "a MATCH list and a status are "
+                            "required: StatusSetResponse MATCH "
+                            "CODE[.SUBSTATUS] [\"REASON\"] [error=N] "
+                            "[expr=EXPRESSION]");
+    }
+    if ((err = ss_parse_match(cmd->temp_pool, match, &matches)) != NULL) {
+        return ss_cmd_error(cmd, err);
+    }
+    err = ss_parse_spec(cmd->temp_pool, line, SS_ALLOW_ERROR | SS_ALLOW_EXPR,
+                        &spec);
+    if (err) {
+        return ss_cmd_error(cmd, err);
+    }
+
+    rule = apr_pcalloc(cmd->pool, sizeof(*rule));
+    ss_status_init(cmd->pool, &rule->st, spec.code, spec.substatus,
+                   spec.error, spec.reason, ss_cmd_source(cmd));
+    if ((err = ss_cmd_expr(cmd, spec.expr, &rule->expr)) != NULL) {
+        return err;
+    }
+
+    /* A context's rules form one set, shared by reference in merges. */
+    if (!dc->own_set) {
+        dc->own_set = apr_pcalloc(cmd->pool, sizeof(ss_resp_set_t));
+        dc->resp_sets = apr_array_make(cmd->pool, 1,
+                                       sizeof(ss_resp_set_t *));
+        APR_ARRAY_PUSH(dc->resp_sets, ss_resp_set_t *) = dc->own_set;
+    }
+    for (i = 0; i < matches->nelts; i++) {
+        const ss_match_t *m = &APR_ARRAY_IDX(matches, i, ss_match_t);
+        for (code = m->lo; code <= m->hi; code++) {
+            ss_resp_index(cmd->pool, dc->own_set, code, rule, m->substatus);
+        }
+    }
+    return NULL;
+}
+
+static const char *ss_cmd_from_header(cmd_parms *cmd, void *dconf,
+                                      const char *name, const char *keep)
+{
+    ss_dir_conf_t *dc = dconf;
+    const char *s;
+
+    if (keep && strcasecmp(keep, "keep") != 0) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "unknown option '%s': the only option is keep",
+                            ss_escape_for_message(cmd->temp_pool, keep,
+                                                  strlen(keep))));
+    }
+    dc->from_set = 1;
+    if (strcasecmp(name, "off") == 0) {
+        if (keep) {
+            return ss_cmd_error(cmd, "keep makes no sense with off");
+        }
+        dc->from_header = NULL;
+        return NULL;
+    }
+    for (s = name; *s; s++) {
+        /* RFC 9110 token characters */
+        if (!apr_isalnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s)) {
+            return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                                "'%s' is not a header name: allowed are "
+                                "letters, digits and !#$%%&'*+-.^_`|~, or "
+                                "off", ss_escape_for_message(cmd->temp_pool,
+                                name, strlen(name))));
+        }
+    }
+    dc->from_header = apr_pstrdup(cmd->pool, name);
+    dc->from_source = apr_pstrcat(cmd->pool, "header:", name, NULL);
+    dc->from_keep = keep != NULL;
     return NULL;
 }
 
@@ -444,6 +611,27 @@ static int ss_apply_rule(request_rec *r, const ss_rule_t *rule)
     return st.code;
 }
 
+/* Evaluate a rule's condition; a failure counts as false, with a warning
+ * (ap_expr_exec() logs the cause itself). */
+static int ss_expr_true(request_rec *r, const ap_expr_info_t *expr,
+                        const char *source)
+{
+    const char *err = NULL;
+    int rc;
+
+    if (!expr) {
+        return 1;
+    }
+    rc = ap_expr_exec(r, expr, &err);
+    if (rc < 0 || err) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "SS0002: cannot evaluate the expr= of the rule at %s, "
+                      "skipping it: %s", source, err ? err : "unknown error");
+        return 0;
+    }
+    return rc;
+}
+
 static int ss_fixups(request_rec *r)
 {
     const ss_dir_conf_t *dc;
@@ -462,21 +650,9 @@ static int ss_fixups(request_rec *r)
     for (i = 0; i < dc->rules->nelts; i++) {
         const ss_rule_t *rule = APR_ARRAY_IDX(dc->rules, i, ss_rule_t *);
 
-        if (rule->expr) {
-            const char *err = NULL;
-            int rc = ap_expr_exec(r, rule->expr, &err);
-            if (rc < 0 || err) {
-                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                              "SS0002: cannot evaluate the expr= of the "
-                              "StatusSet rule at %s, skipping it: %s",
-                              rule->st.source, err ? err : "unknown error");
-                continue;
-            }
-            if (rc == 0) {
-                continue;
-            }
+        if (ss_expr_true(r, rule->expr, rule->st.source)) {
+            return ss_apply_rule(r, rule);
         }
-        return ss_apply_rule(r, rule);
     }
     return DECLINED;
 }
@@ -520,6 +696,138 @@ static void ss_assert_status(request_rec *r, const ss_req_t *rq)
     }
 }
 
+/* Does dc give the response phase anything to do? */
+static int ss_conf_filters(const ss_dir_conf_t *dc)
+{
+    return dc->reasons || dc->resp_sets || dc->from_header;
+}
+
+static void ss_warn_header(request_rec *r, const char *name, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "SS0004: ignoring the response header %s: %s", name, why);
+}
+
+static int ss_count_one(void *count, const char *key, const char *value)
+{
+    (void)key;
+    (void)value;
+    ++*(int *)count;
+    return 1;
+}
+
+static int ss_count_header(const apr_table_t *t, const char *name)
+{
+    int count = 0;
+
+    apr_table_do(ss_count_one, &count, t, name, NULL);
+    return count;
+}
+
+/* StatusSetFromHeader: the setter a handler or backend wrote into a
+ * response header.  Fills *st and returns 1 if there is a valid one; an
+ * invalid one is ignored with one warning.  Request headers are never
+ * read: only headers_out and err_headers_out. */
+static int ss_from_header(request_rec *r, const ss_dir_conf_t *dc,
+                          ss_status_t *st)
+{
+    const char *name = dc->from_header, *v1, *v2, *err, *reason;
+    ss_spec_t spec;
+
+    v1 = apr_table_get(r->headers_out, name);
+    v2 = apr_table_get(r->err_headers_out, name);
+    if (!v1 && !v2) {
+        return 0;
+    }
+    /* Twice, in one table or across both, is ambiguous. */
+    if (ss_count_header(r->headers_out, name)
+        + ss_count_header(r->err_headers_out, name) > 1) {
+        err = "it is repeated: send it once";
+    }
+    else {
+        err = ss_parse_spec(r->pool, v1 ? v1 : v2, SS_ALLOW_ERROR, &spec);
+    }
+    if (!dc->from_keep) {
+        apr_table_unset(r->headers_out, name);
+        apr_table_unset(r->err_headers_out, name);
+    }
+    if (err) {
+        ss_warn_header(r, name, err);
+        return 0;
+    }
+    reason = spec.reason ? spec.reason : ss_default_reason(r, spec.code);
+    return ss_status_init(r->pool, st, spec.code, spec.substatus, spec.error,
+                          reason, dc->from_source) == APR_SUCCESS;
+}
+
+/* The first StatusSetResponse rule for code.substatus whose expr= holds. */
+static const ss_resp_rule_t *ss_find_resp_rule(request_rec *r,
+                                               const ss_dir_conf_t *dc,
+                                               int code, int substatus)
+{
+    int i, j;
+
+    if (code < SS_CODE_MIN || code > SS_CODE_MAX) {
+        return NULL;
+    }
+    for (i = 0; i < dc->resp_sets->nelts; i++) {
+        const ss_resp_set_t *set = APR_ARRAY_IDX(dc->resp_sets, i,
+                                                 ss_resp_set_t *);
+        const apr_array_header_t *list = set->by_code[code - SS_CODE_MIN];
+
+        for (j = 0; list && j < list->nelts; j++) {
+            const ss_resp_entry_t *e = &APR_ARRAY_IDX(list, j,
+                                                      ss_resp_entry_t);
+            if (e->substatus >= 0 && e->substatus != substatus) {
+                continue;
+            }
+            if (ss_expr_true(r, e->rule->expr, e->rule->st.source)) {
+                return e->rule;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* The response phase, once, before HTTP_HEADER (SPEC 3): start from the
+ * handler's status, then what the API or a StatusSet rule set, then
+ * StatusSetFromHeader, then StatusSetResponse; StatusSetReason names it
+ * when nobody chose a phrase. */
+static void ss_response_phase(request_rec *r)
+{
+    const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                                   &status_set_module);
+    ss_req_t *rq = ss_req_get(r);
+    const ss_resp_rule_t *rule;
+    ss_status_t st;
+    int acted = 0;
+
+    if (rq) {
+        st = rq->st;
+    }
+    else {
+        memset(&st, 0, sizeof(st));
+        st.code = r->status;
+    }
+    if (dc->from_header && ss_from_header(r, dc, &st)) {
+        acted = 1;
+    }
+    if (dc->resp_sets
+        && (rule = ss_find_resp_rule(r, dc, st.code, st.substatus))) {
+        st = rule->st;
+        if (!st.reason) {
+            st.reason = ss_default_reason(r, st.code);
+            st.status_line = apr_psprintf(r->pool, "%03d %s", st.code,
+                                          st.reason);
+        }
+        acted = 1;
+    }
+    if (acted) {
+        rq = ss_record(r, &st);
+    }
+    ss_assert_status(r, rq);
+}
+
 /* Add the filter to r unless it is there already: the API may add it
  * before insert_filter runs (post_read_request) or after (handler). */
 static void ss_ensure_filter(request_rec *r)
@@ -543,7 +851,7 @@ static void ss_insert_filter(request_rec *r)
         return;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (ss_req_get(r) || dc->reasons) {
+    if (ss_req_get(r) || ss_conf_filters(dc)) {
         ss_ensure_filter(r);
     }
 }
@@ -571,7 +879,7 @@ static void ss_insert_error_filter(request_rec *r)
         rq = NULL;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (rq || dc->reasons) {
+    if (rq || ss_conf_filters(dc)) {
         ss_assert_status(r, rq);
         ss_ensure_filter(r);
     }
@@ -581,7 +889,7 @@ static void ss_insert_error_filter(request_rec *r)
  * line; then it leaves the chain. */
 static apr_status_t ss_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    ss_assert_status(f->r, ss_req_get(f->r));
+    ss_response_phase(f->r);
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }
@@ -726,6 +1034,14 @@ static const command_rec ss_cmds[] = {
     AP_INIT_RAW_ARGS("StatusSetReason", ss_cmd_reason, NULL, OR_FILEINFO,
                      "CODE \"REASON\": the reason phrase for CODE when no "
                      "setter chose one"),
+    AP_INIT_RAW_ARGS("StatusSetResponse", ss_cmd_response, NULL, OR_FILEINFO,
+                     "MATCH CODE[.SUB] [\"REASON\"] [error=N] "
+                     "[expr=EXPRESSION]: rewrite a response whose status "
+                     "fits MATCH (404, 404.13, 4xx, 500-504, *)"),
+    AP_INIT_TAKE12("StatusSetFromHeader", ss_cmd_from_header, NULL,
+                   RSRC_CONF | ACCESS_CONF,
+                   "HEADER-NAME [keep] | off: apply the status value a "
+                   "response header holds"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };
 

@@ -385,3 +385,98 @@ const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
     }
     return err;
 }
+
+static const char ss_match_syntax[] =
+    "a comma-separated list of 404, 404.13, 4xx, 500-504 or *";
+
+/* A 3-digit code in range, all of s[0..len). */
+static int ss_match_code(const char *s, apr_size_t len, int *code)
+{
+    if (len != 3 || !ss_all_digits(s, 3, 3)) {
+        return 0;
+    }
+    *code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+    return *code >= SS_CODE_MIN && *code <= SS_CODE_MAX;
+}
+
+static const char *ss_parse_match_item(apr_pool_t *p, const char *item,
+                                       apr_size_t len, ss_match_t *m)
+{
+    const char *dash = memchr(item, '-', len);
+    const char *shown = ss_escape_for_message(p, item, len);
+
+    m->substatus = -1;
+    if (len == 1 && item[0] == '*') {
+        m->lo = SS_CODE_MIN;
+        m->hi = SS_CODE_MAX;
+        return NULL;
+    }
+    if (len == 3 && item[0] >= '2' && item[0] <= '5'
+        && (item[1] == 'x' || item[1] == 'X')
+        && (item[2] == 'x' || item[2] == 'X')) {
+        m->lo = (item[0] - '0') * 100;
+        m->hi = m->lo + 99;
+        return NULL;
+    }
+    if (dash) {
+        if (!ss_match_code(item, (apr_size_t)(dash - item), &m->lo)
+            || !ss_match_code(dash + 1, len - (apr_size_t)(dash - item) - 1,
+                              &m->hi)) {
+            return apr_psprintf(p, "'%s' is not a range: expected two codes "
+                                "from %d to %d, as in 500-504", shown,
+                                SS_CODE_MIN, SS_CODE_MAX);
+        }
+        if (m->lo > m->hi) {
+            return apr_psprintf(p, "the range '%s' runs backwards: write the "
+                                "lower code first", shown);
+        }
+        return NULL;
+    }
+    {
+        char *word = apr_pstrmemdup(p, item, len);
+        int has_sub;
+        const char *err = ss_parse_code(p, word, &m->lo, &m->substatus,
+                                        &has_sub);
+        if (err) {
+            return apr_psprintf(p, "bad item '%s' in the MATCH list: %s; "
+                                "MATCH is %s", shown, err, ss_match_syntax);
+        }
+        m->hi = m->lo;
+        if (!has_sub) {
+            m->substatus = -1;
+        }
+    }
+    return NULL;
+}
+
+const char *ss_parse_match(apr_pool_t *p, const char *text,
+                           apr_array_header_t **out)
+{
+    apr_array_header_t *list = apr_array_make(p, 2, sizeof(ss_match_t));
+    const char *s = text;
+
+    if (!*s) {
+        return apr_psprintf(p, "the MATCH list is empty: it is %s",
+                            ss_match_syntax);
+    }
+    for (;;) {
+        const char *comma = strchr(s, ',');
+        apr_size_t len = comma ? (apr_size_t)(comma - s) : strlen(s);
+        const char *err;
+
+        if (len == 0) {
+            return apr_psprintf(p, "empty item in the MATCH list '%s': it "
+                                "is %s", ss_esc(p, text), ss_match_syntax);
+        }
+        err = ss_parse_match_item(p, s, len, apr_array_push(list));
+        if (err) {
+            return err;
+        }
+        if (!comma) {
+            break;
+        }
+        s = comma + 1;
+    }
+    *out = list;
+    return NULL;
+}

@@ -15,6 +15,7 @@
 #define STATUS_SET_PARSE_H
 
 #include "apr_pools.h"
+#include "apr_tables.h"
 
 #define SS_CODE_MIN        200
 #define SS_CODE_MAX        599
@@ -77,6 +78,22 @@ const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len);
  */
 const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
                          const char **err);
+
+/* One item of a StatusSetResponse MATCH list: codes lo..hi, and the
+ * substatus, or -1 for any. */
+typedef struct {
+    int lo;
+    int hi;
+    int substatus;
+} ss_match_t;
+
+/*
+ * Parse a MATCH list: comma-separated items, each "404", "404.13", "4xx",
+ * "500-504" or "*" (all of 200-599).  On success returns NULL and sets
+ * *out to an array of ss_match_t from p; else a message from p.
+ */
+const char *ss_parse_match(apr_pool_t *p, const char *text,
+                           apr_array_header_t **out);
 
 /* Copy s with every byte outside printable ASCII written as \xHH, for use
  * in messages about bad input.  Long input is cut with "...". */
