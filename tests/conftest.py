@@ -33,8 +33,10 @@ STARTUP_IDS = {
     "AH00558",  # could not determine the FQDN
 }
 
+# [time] [module:level] [pid N:tid M] [(errno)text: ][client A:P] ID: text
 LOG_ID_RE = re.compile(r"^\[[^\]]*\] \[(?P<module>[^\]]*)\] .*?\] "
-                       r"(?:\[client [^\]]*\] )?(?P<id>AH\d{5}|SS\d{4}): ")
+                       r"(?:\(\d+\)[^:]*: )?(?:\[client [^\]]*\] )?"
+                       r"(?P<id>AH\d{5}|SS\d{4}): ")
 
 
 @pytest.fixture(scope="session")

@@ -84,11 +84,13 @@ class Httpd:
     """One apache2 process tree with its own generated server root."""
 
     def __init__(self, conf_body, files=None, port=None, name="httpd",
-                 modules=None, base_dir=None):
+                 modules=None, base_dir=None, extra_ports=0):
         self.root = tempfile.mkdtemp(prefix="ss-%s-" % name, dir=base_dir)
         # Children run as www-data when we are root: they must read it all.
         os.chmod(self.root, 0o755)
         self.port = port or free_port()
+        # More free ports: @PORT2@, @PORT3@... in the configuration.
+        self.extra_ports = [free_port() for _ in range(extra_ports)]
         self.proc = None
         for d in ("conf", "htdocs", "logs", "run"):
             os.makedirs(os.path.join(self.root, d), mode=0o755, exist_ok=True)
@@ -104,10 +106,12 @@ class Httpd:
                 for m in mods),
             log_format=LOG_FORMAT.replace('"', '\\"'),
         )
+        body = conf_body.replace("@ROOT@", self.root)
+        body = body.replace("@PORT@", str(self.port)).replace("@TOP@", TOP)
+        for i, extra in enumerate(self.extra_ports, 2):
+            body = body.replace("@PORT%d@" % i, str(extra))
         with open(self.conf_path, "w") as f:
-            f.write(conf + "\n" + conf_body.replace("@ROOT@", self.root)
-                    .replace("@PORT@", str(self.port))
-                    .replace("@TOP@", TOP) + "\n")
+            f.write(conf + "\n" + body + "\n")
 
     # -- files -----------------------------------------------------------
     def path(self, rel):

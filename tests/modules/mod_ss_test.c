@@ -10,6 +10,8 @@
  *   X-SS-Return: what the phase's hook returns afterwards (default: OK,
  *       or DECLINED where OK would end the phase)
  *   X-SS-Flush: 1 -- the handler writes and flushes "early\n" first
+ *   X-SS-Emit: the handler sends this (%-decoded) as the response header
+ *       X-App-Status, for StatusSetFromHeader; X-SS-Emit2: a second one
  *
  * The return codes go out in the header X-SS-RC ("0,22"), in
  * err_headers_out so that error responses carry it too.  The "ss-test"
@@ -140,6 +142,16 @@ static int t_handler(request_rec *r)
         return DECLINED;
     }
     ap_set_content_type(r, "text/plain");
+    if ((reason = apr_table_get(r->headers_in, "X-SS-Emit")) != NULL) {
+        apr_table_setn(r->headers_out, "X-App-Status",
+                       t_decode(r->pool, reason));
+        reason = apr_table_get(r->headers_in, "X-SS-Emit2");
+        if (reason) {
+            apr_table_add(r->headers_out, "X-App-Status",
+                          t_decode(r->pool, reason));
+        }
+        reason = "(unset)";
+    }
     if (apr_table_get(r->headers_in, "X-SS-Flush")) {
         ap_rputs("early\n", r);
         ap_rflush(r);
