@@ -407,11 +407,32 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
 }
 
 static const char *ss_cmd_from_header(cmd_parms *cmd, void *dconf,
-                                      const char *name, const char *keep)
+                                      const char *args)
 {
     ss_dir_conf_t *dc = dconf;
-    const char *s;
+    const char *name, *keep = NULL, *extra = NULL, *s, *err;
+    int quoted;
 
+    name = ss_next_word(cmd->temp_pool, &args, &quoted, &err);
+    if (name) {
+        keep = ss_next_word(cmd->temp_pool, &args, &quoted, &err);
+    }
+    if (keep) {
+        extra = ss_next_word(cmd->temp_pool, &args, &quoted, &err);
+    }
+    if (err) {
+        return ss_cmd_error(cmd, err);
+    }
+    if (!name) {
+        return ss_cmd_error(cmd, "a header name is required: expected "
+                            "HEADER-NAME [keep], or off");
+    }
+    if (extra) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "unexpected '%s': expected HEADER-NAME [keep], "
+                            "or off", ss_escape_for_message(cmd->temp_pool,
+                            extra, strlen(extra))));
+    }
     if (keep && strcasecmp(keep, "keep") != 0) {
         return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
                             "unknown option '%s': the only option is keep",
@@ -421,7 +442,7 @@ static const char *ss_cmd_from_header(cmd_parms *cmd, void *dconf,
     dc->from_set = 1;
     if (strcasecmp(name, "off") == 0) {
         if (keep) {
-            return ss_cmd_error(cmd, "keep makes no sense with off");
+            return ss_cmd_error(cmd, "keep with off: off takes no option");
         }
         dc->from_header = NULL;
         return NULL;
@@ -1038,10 +1059,10 @@ static const command_rec ss_cmds[] = {
                      "MATCH CODE[.SUB] [\"REASON\"] [error=N] "
                      "[expr=EXPRESSION]: rewrite a response whose status "
                      "fits MATCH (404, 404.13, 4xx, 500-504, *)"),
-    AP_INIT_TAKE12("StatusSetFromHeader", ss_cmd_from_header, NULL,
-                   RSRC_CONF | ACCESS_CONF,
-                   "HEADER-NAME [keep] | off: apply the status value a "
-                   "response header holds"),
+    AP_INIT_RAW_ARGS("StatusSetFromHeader", ss_cmd_from_header, NULL,
+                     RSRC_CONF | ACCESS_CONF,
+                     "HEADER-NAME [keep] | off: apply the status value a "
+                     "response header holds"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };
 

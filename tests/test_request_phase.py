@@ -104,6 +104,9 @@ StatusSet 503.9 "From Server" "expr=%{HTTP:X-Server} == 'on'"
 <Directory "@ROOT@/htdocs/ht-noperm">
     AllowOverride AuthConfig
 </Directory>
+<Directory "@ROOT@/htdocs/ht-all">
+    AllowOverride All
+</Directory>
 
 <Location /hdr>
     StatusSet 403.1 "Header Test"
@@ -165,6 +168,8 @@ FILES = {
     "htdocs/ht/b/.htaccess": 'StatusSetReason 404 "Not In Here"\n',
     "htdocs/ht-noperm/.htaccess": "StatusSet 410\n",
     "htdocs/ht-noperm/file.txt": "noperm file\n",
+    "htdocs/ht-all/.htaccess": "StatusSetFromHeader X-App-Status\n",
+    "htdocs/ht-all/file.txt": "all file\n",
     "htdocs/deny/file.txt": "denied content\n",
     "htdocs/ssi/page.shtml":
         'before <!--#include virtual="/deny/file.txt" --> after\n',
@@ -387,6 +392,14 @@ def test_htaccess_needs_allowoverride_fileinfo(srv, errlog):
     assert r.status_line == b"HTTP/1.1 500 Internal Server Error"
     lines = errlog.new_lines()
     assert len(lines) == 1 and "StatusSet not allowed here" in lines[0]
+
+
+def test_from_header_never_in_htaccess(srv, errlog):
+    # Which response header is trusted is the server administrator's call.
+    errlog.expect_match(r"\[core:alert\] .*/ht-all/\.htaccess: "
+                        r"StatusSetFromHeader not allowed here$")
+    r = http(srv.port, "/ht-all/file.txt")
+    assert r.status_line == b"HTTP/1.1 500 Internal Server Error"
 
 
 # -- mod_headers, HEAD, HTTP/1.0, keep-alive, HTTP/2 -------------------------
