@@ -235,8 +235,18 @@ def readme_examples():
     return out
 
 
-DEMO_FILES = {"htdocs/index.html": "<h1>mod_status_set demo</h1>\n",
-              "htdocs/private.html": "<p>not blocked</p>\n"}
+DEMO_FILES = {
+    "htdocs/index.html": "<h1>mod_status_set demo</h1>\n",
+    "htdocs/private.html": "<p>not blocked</p>\n",
+    "backend/broken.asis":
+        "Status: 500 Database Exploded\nContent-Type: text/plain\n\n"
+        "backend failure\n",
+    "backend/orders.asis":
+        "Status: 200 OK\nContent-Type: text/plain\n"
+        'X-App-Status: 404.7 "No Such Order" error=1403\n\nno order 42\n',
+}
+DEMO_MODULES = BASE_MODULES + ["proxy", "proxy_http", "asis"]
+DEMO_EXTRA_PORTS = 1
 
 
 def demo(port, base_dir=None):
@@ -244,7 +254,8 @@ def demo(port, base_dir=None):
     with open(os.path.join(TOP, "conf", "demo.conf")) as f:
         conf = f.read()
     h = Httpd(conf, files=DEMO_FILES, port=port, name="demo",
-              base_dir=base_dir)
+              base_dir=base_dir, modules=DEMO_MODULES,
+              extra_ports=DEMO_EXTRA_PORTS)
     print("mod_status_set demo: server root %s" % h.root)
     print("error log: %s (LogLevel status_set:info)" % h.path("logs/error_log"))
     print("try:")

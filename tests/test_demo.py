@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from conftest import start_server, stop_server
-from pyhttpd import DEMO_FILES, TOP, readme_examples
+from pyhttpd import (DEMO_EXTRA_PORTS, DEMO_FILES, DEMO_MODULES, TOP,
+                     readme_examples)
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +19,8 @@ def demo():
         conf = f.read()
     # The demo logs to the terminal; here the test's own log is enough.
     conf = conf.replace("CustomLog /dev/stdout iis", "")
-    h = start_server(conf, DEMO_FILES, name="demo")
+    h = start_server(conf, DEMO_FILES, name="demo", modules=DEMO_MODULES,
+                     extra_ports=DEMO_EXTRA_PORTS)
     yield h
     stop_server(h)
 
