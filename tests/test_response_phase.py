@@ -46,6 +46,9 @@ ProxyPass /dead/ http://127.0.0.1:@PORT3@/ retry=0
 <Location /backend/mapped/>
     StatusSetResponse 500-599 503.4 "Backend Trouble" error=11
 </Location>
+<Location /cgi-bin/>
+    StatusSetFromHeader X-App-Status
+</Location>
 <Location /keep/>
     StatusSetFromHeader X-App-Status keep
 </Location>
@@ -150,6 +153,7 @@ case "$QUERY_STRING" in
     s505) printf 'Status: 505\\r\\n' ;;
     s501) printf 'Status: 501 Not Here\\r\\n' ;;
     flag) printf 'X-Flag: yes\\r\\n' ;;
+    app) printf 'X-App-Status: 418.3 "Cgi Says" error=-7\\r\\n' ;;
     noflag) printf 'X-Flag: no\\r\\n' ;;
 esac
 printf 'Content-Type: text/plain\\r\\n\\r\\ncgi body\\n'
@@ -399,6 +403,15 @@ def test_header_bridge_applies_and_removes(srv):
     assert (a["status"], a["sub"], a["error"], a["reason"]) == \
         ("404", "13", "2", "Not Here")
     assert a["note_src"] == "header:X-App-Status"
+
+
+def test_header_bridge_from_cgi(srv):
+    r = http(srv.port, "/cgi-bin/status.cgi?app")
+    assert r.status_line == b"HTTP/1.1 418 Cgi Says"
+    assert r.header("X-App-Status") is None
+    assert r.body == b"cgi body\n"
+    a = access(srv, r)
+    assert (a["sub"], a["error"]) == ("3", "-7")
 
 
 def test_header_bridge_default_phrase(srv):
