@@ -618,6 +618,9 @@ static int ss_apply_rule(request_rec *r, const ss_rule_t *rule)
                                       st.reason);
     }
     rq = ss_record(r, &st);
+    if (!rq) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     r->status_line = st.status_line;
 
     if (ap_is_HTTP_SUCCESS(st.code)) {

@@ -93,6 +93,10 @@ StatusSet 503.9 "From Server" "expr=%{HTTP:X-Server} == 'on'"
 <Location /ed/loop-target.html>
     StatusSet 404 "Target Rule"
 </Location>
+<Location /ed/external>
+    StatusSet 403.6 "IP address rejected" error=5
+    ErrorDocument 403 http://example.com/denied
+</Location>
 <Location /ed/missing>
     StatusSet 403 "Custom Forbidden"
     ErrorDocument 403 /errors/no-such-page.html
@@ -358,6 +362,17 @@ def test_rules_skip_the_errordocument_request(srv):
     assert r.body == b"<p>loop target</p>\n"
     r = http(srv.port, "/ed/loop-target.html")
     assert r.status_line == b"HTTP/1.1 404 Target Rule"
+
+
+def test_errordocument_external_url_redirects(srv):
+    # Apache answers with a redirect to the external page: that 302 is the
+    # response, and nothing of the 403 is sent or logged as if it were.
+    r = http(srv.port, "/ed/external")
+    assert r.status_line == b"HTTP/1.1 302 Found"
+    assert r.header("Location") == "http://example.com/denied"
+    a = access(srv, r)
+    assert (a["status"], a["sub"], a["error"], a["note_src"]) == \
+        ("302", "0", "0", "-")
 
 
 def test_errordocument_that_fails_keeps_reason(srv, errlog):
