@@ -176,6 +176,13 @@ const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len)
     return NULL;
 }
 
+/* Words are separated by space and tab only: any other control byte is an
+ * error (ss_parse_spec), never a separator. */
+static int ss_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
 /* Copy a quoted run starting at s (which points at the quote) into *d,
  * undoing \-escapes of the quote and of \; returns the byte after the
  * closing quote, or NULL if there is none. */
@@ -200,7 +207,7 @@ const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
 
     *err = NULL;
     *quoted = 0;
-    while (*s && apr_isspace(*s)) {
+    while (ss_blank(*s)) {
         s++;
     }
     if (!*s) {
@@ -215,7 +222,7 @@ const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
         s = ss_copy_quoted(s, &d);
     }
     else {
-        while (s && *s && !apr_isspace(*s)) {
+        while (s && *s && !ss_blank(*s)) {
             if (*s == '=' && (s[1] == '"' || s[1] == '\'')) {
                 *d++ = '=';
                 s = ss_copy_quoted(s + 1, &d);
@@ -320,6 +327,19 @@ const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
     int quoted;
 
     memset(out, 0, sizeof(*out));
+
+    /* A status value is one line of text: CR, LF, NUL-less control bytes
+     * and DEL are refused wherever they stand, not only in the phrase. */
+    for (v = text; *v; v++) {
+        unsigned char c = (unsigned char)*v;
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return apr_psprintf(p, "'%s' contains the control byte 0x%02x "
+                                "at offset %" APR_SIZE_T_FMT ": a status "
+                                "value is text (tab, space, visible ASCII, "
+                                "bytes 0x80-0xff)", ss_esc(p, text), c,
+                                (apr_size_t)(v - text));
+        }
+    }
 
     word = ss_next_word(p, &line, &quoted, &err);
     if (!word) {

@@ -69,7 +69,7 @@ const char *ss_check_status(apr_pool_t *p, int code, int substatus);
 const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len);
 
 /*
- * Split the next word off *line: white space separates words; a word that
+ * Split the next word off *line: spaces and tabs separate words; a word that
  * starts with " or ' runs to the matching quote, in which \ escapes the quote
  * and \ itself; an unquoted KEY= may be followed by a quoted value
  * (expr="a b").  Returns the word (unescaped, from p) or NULL at the end of

@@ -41,10 +41,12 @@ CASES = [
     ('StatusSet 404 ""', "the reason phrase is empty", "1 to 256 bytes"),
     ('StatusSet 404 "%s"' % LONG, "is 257 bytes long", "at most 256"),
     # httpd escapes the backslash of our \x01 once more when it prints.
-    ('StatusSet 404 "ctl\x01byte"', "'ctl\\\\x01byte' contains the control "
-     "byte 0x01", "allowed are tab, space, visible ASCII"),
-    ('StatusSet 404 "del\x7fbyte"', "control byte 0x7f",
-     "allowed are tab, space, visible ASCII"),
+    ('StatusSet 404 "ctl\x01byte"', "'404 \"ctl\\\\x01byte\"' contains the "
+     "control byte 0x01 at offset 8", "tab, space, visible ASCII"),
+    ('StatusSet 404 "del\x7fbyte"', "control byte 0x7f at offset 8",
+     "tab, space, visible ASCII"),
+    ('StatusSetResponse 404 410 "a\x02b"', "control byte 0x02",
+     "tab, space, visible ASCII"),
     ('StatusSet 404 "unterminated', "unterminated quote in '\"unterminated'",
      "close it"),
     ("StatusSet 404 error=abc", "error=abc is not a number",
