@@ -25,7 +25,14 @@ MODS_AVAILABLE = /etc/apache2/mods-available
 APXS_CC  = -S CC=$(CC)
 comma   := ,
 
-.PHONY: all install run test clean deps
+FUZZ_SECONDS ?= 60
+FUZZERS  = spec match reason
+FUZZ_DIR = build/fuzz
+FUZZ_CC  = clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
+             -fno-sanitize-recover=undefined -Wall -Wextra -Werror
+
+.PHONY: all install run test clean deps fuzz
 
 all: $(MODULE) $(EXAMPLE)
 
@@ -57,6 +64,30 @@ run: deps $(MODULE) $(EXAMPLE)
 test: deps $(MODULE) $(EXAMPLE)
 	$(PYTHON) -m pytest -p no:cacheprovider tests
 
+# libFuzzer on the parsers (APR only, no server): each harness runs for
+# FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/NAME, which
+# hold the regression inputs too; new inputs go to $(FUZZ_DIR).
+fuzz:
+	@sh tests/deps.sh clang libclang-rt-14-dev libapr1-dev
+	@mkdir -p $(FUZZ_DIR)
+	@set -e; for f in $(FUZZERS); do \
+	    $(FUZZ_CC) $(FUZZ_FLAGS) -I. -Itests/fuzz $$(apr-1-config --includes --cppflags) \
+	        -o $(FUZZ_DIR)/fuzz_$$f tests/fuzz/fuzz_$$f.c status_set_parse.c \
+	        $$(apr-1-config --link-ld --libs); \
+	done
+	@set -e; for f in $(FUZZERS); do \
+	    mkdir -p $(FUZZ_DIR)/corpus-$$f; \
+	    echo "fuzz_$$f: $(FUZZ_SECONDS) s"; \
+	    if ! $(FUZZ_DIR)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	            -artifact_prefix=$(FUZZ_DIR)/$$f- -print_final_stats=1 \
+	            $(FUZZ_DIR)/corpus-$$f tests/fuzz/corpus/$$f \
+	            > $(FUZZ_DIR)/fuzz_$$f.log 2>&1; then \
+	        tail -n 40 $(FUZZ_DIR)/fuzz_$$f.log; \
+	        echo "fuzz_$$f FAILED: reproducer in $(FUZZ_DIR)/$$f-*"; exit 1; \
+	    fi; \
+	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/fuzz_$$f.log; \
+	done
+
 clean:
-	rm -rf .libs *.la *.lo *.o *.slo tests/__pycache__
+	rm -rf .libs *.la *.lo *.o *.slo tests/__pycache__ build
 	cd examples && rm -rf .libs *.la *.lo *.o *.slo
