@@ -32,7 +32,11 @@ FUZZ_CC  = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
              -fno-sanitize-recover=undefined -Wall -Wextra -Werror
 
-.PHONY: all install run test clean deps fuzz
+ASAN_DIR   = build/asan
+ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
+
+.PHONY: all install run test clean deps fuzz test-asan test-valgrind
 
 all: $(MODULE) $(EXAMPLE)
 
@@ -63,6 +67,24 @@ run: deps $(MODULE) $(EXAMPLE)
 
 test: deps $(MODULE) $(EXAMPLE)
 	$(PYTHON) -m pytest -p no:cacheprovider tests
+
+# The whole suite against Debian's apache2 with the module built with
+# AddressSanitizer and UBSan, and the ASan runtime preloaded (as
+# mod_maxminddb's CI does).  Any sanitizer report fails the test.
+test-asan: deps $(EXAMPLE)
+	@rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
+	cp $(SOURCES) $(HEADERS) mod_status_set.h $(ASAN_DIR)/
+	cd $(ASAN_DIR) && $(APXS) -S CC=gcc -c $(addprefix -Wc$(comma),$(WARN) $(ASAN_FLAGS)) \
+	    $(addprefix -Wl$(comma),$(ASAN_FLAGS)) $(SOURCES)
+	SS_MODULE=$(CURDIR)/$(ASAN_DIR)/.libs/mod_status_set.so \
+	SS_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	    $(PYTHON) -m pytest -p no:cacheprovider tests
+
+# The whole suite with every server running as `valgrind apache2 -X`
+# (memcheck): an error whose stack passes through the module fails it.
+test-valgrind: deps $(MODULE) $(EXAMPLE)
+	@sh tests/deps.sh valgrind
+	SS_VALGRIND=1 $(PYTHON) -m pytest -p no:cacheprovider tests
 
 # libFuzzer on the parsers (APR only, no server): each harness runs for
 # FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/NAME, which

@@ -65,7 +65,11 @@ def start_server(conf, files=None, name="httpd", **kw):
 def stop_server(h):
     if h in RUNNING:
         RUNNING.remove(h)
+    h.stop()
+    # Reports written while the children exit count too.
+    reports = h.sanitizer_reports()
     h.cleanup()
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
 class ErrorLogCheck:
@@ -111,6 +115,8 @@ def errlog():
     yield check
     bad = check.unexpected()
     assert not bad, "unexpected error-log lines:\n" + "\n".join(bad)
+    reports = [rep for h in RUNNING for rep in h.sanitizer_reports()]
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
 # -- HTTP/1.x over a raw socket --------------------------------------------

@@ -15,7 +15,16 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODULE = os.path.join(TOP, ".libs", "mod_status_set.so")
+# make test-asan points SS_MODULE at a sanitizer build and SS_PRELOAD at
+# the ASan runtime; sanitizer reports then go to logs/asan.* and
+# logs/ubsan.* of each server, which the tests treat as failures.
+MODULE = os.environ.get("SS_MODULE") or os.path.join(TOP, ".libs",
+                                                     "mod_status_set.so")
+PRELOAD = os.environ.get("SS_PRELOAD", "")
+# make test-valgrind: every server runs as `valgrind apache2 -X`; errors
+# whose stack passes through the module's code fail the tests.
+VALGRIND = bool(os.environ.get("SS_VALGRIND"))
+MODULE_FRAMES = ("mod_status_set.c", "status_set_parse.c")
 ECHO_MODULE = os.path.join(TOP, "examples", ".libs", "mod_status_echo.so")
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
@@ -72,6 +81,27 @@ DocumentRoot "{root}/htdocs"
     AllowOverride None
 </Directory>
 """
+
+
+def valgrind_errors(log):
+    """The error reports of a memcheck log that involve the module."""
+    blocks, cur = [], []
+    for line in log.splitlines():
+        body = re.sub(r"^==\d+== ?", "", line)
+        if not body.strip():
+            if cur:
+                blocks.append("\n".join(cur))
+            cur = []
+        else:
+            cur.append(body)
+    if cur:
+        blocks.append("\n".join(cur))
+    return [b for b in blocks
+            if any(f in b for f in MODULE_FRAMES)
+            and not b.startswith(("HEAP SUMMARY", "LEAK SUMMARY", "Memcheck",
+                                  "Copyright", "Using Valgrind", "Command:",
+                                  "ERROR SUMMARY", "in use at exit",
+                                  "For lists of", "For a detailed"))]
 
 
 def free_port():
@@ -134,16 +164,50 @@ class Httpd:
         raise KeyError(needle)
 
     # -- process ---------------------------------------------------------
+    def env(self):
+        env = dict(os.environ)
+        if PRELOAD:
+            logs = self.path("logs")
+            env["LD_PRELOAD"] = PRELOAD
+            # httpd frees its pools at exit, not every byte: no leak check.
+            env["ASAN_OPTIONS"] = ("detect_leaks=0:log_path=%s/asan"
+                                   ":handle_segv=1" % logs)
+            env["UBSAN_OPTIONS"] = ("print_stacktrace=1:log_path=%s/ubsan"
+                                    % logs)
+        return env
+
+    def sanitizer_reports(self):
+        """What ASan/UBSan wrote, if anything (make test-asan)."""
+        logs = self.path("logs")
+        out = []
+        for name in sorted(os.listdir(logs)):
+            if name.startswith(("asan.", "ubsan.")):
+                with open(os.path.join(logs, name), errors="replace") as f:
+                    out.append("%s:\n%s" % (name, f.read()))
+            elif name.startswith("valgrind."):
+                with open(os.path.join(logs, name), errors="replace") as f:
+                    out.extend("%s:\n%s" % (name, err)
+                               for err in valgrind_errors(f.read()))
+        return out
+
     def check_config(self):
         return subprocess.run([APACHE, "-t", "-f", self.conf_path],
-                              capture_output=True, text=True, timeout=30)
+                              capture_output=True, text=True, timeout=30,
+                              env=self.env())
 
     def start(self, foreground_output=False):
         cmd = [APACHE, "-f", self.conf_path, "-DFOREGROUND"]
+        wait = 15
+        if VALGRIND:
+            cmd = ["valgrind", "--tool=memcheck", "--num-callers=40",
+                   "--child-silent-after-fork=yes",
+                   "--log-file=%s/valgrind.%%p" % self.path("logs"),
+                   APACHE, "-X", "-f", self.conf_path]
+            wait = 120
         out = None if foreground_output else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=out,
-                                     start_new_session=True)
-        deadline = time.time() + 15
+                                     start_new_session=True, env=self.env())
+        deadline = time.time() + wait
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("apache2 exited with %s:\n%s"
