@@ -36,7 +36,7 @@ ASAN_DIR   = build/asan
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
-.PHONY: all install run test clean deps fuzz test-asan test-valgrind
+.PHONY: all install run test clean deps fuzz test-asan test-valgrind load
 
 all: $(MODULE) $(EXAMPLE)
 
@@ -85,6 +85,12 @@ test-asan: deps $(EXAMPLE)
 test-valgrind: deps $(MODULE) $(EXAMPLE)
 	@sh tests/deps.sh valgrind
 	SS_VALGRIND=1 $(PYTHON) -m pytest -p no:cacheprovider tests
+
+# Load with graceful restarts, then RSS over a million requests
+# (LOAD_SECONDS, RSS_REQUESTS); loopback only.
+load: deps $(MODULE)
+	@sh tests/deps.sh wrk
+	$(PYTHON) bench/load.py
 
 # libFuzzer on the parsers (APR only, no server): each harness runs for
 # FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/NAME, which

@@ -124,14 +124,25 @@ typedef struct {
     int from_set;                   /* StatusSetFromHeader given here */
 } ss_dir_conf_t;
 
-/* Per-request state, in r->request_config, allocated only when a setter
- * acts.  An internal redirect's new request adopts the pointer (they share
- * r->pool), so logs of the final request see what was set on the first. */
+/* Per-request state, in r->request_config.  A setter allocates one (in
+ * r->pool); an internal redirect's new request adopts the pointer (they
+ * share r->pool), so the final request sees what was set on the first.
+ * Without a setter the slot holds NULL or one of the static markers
+ * below, which cost no allocation. */
+#define SS_F_STARTED    0x1   /* the handler phase began: r->status is live */
+#define SS_F_COMMITTED  0x2   /* the status went out: too late to set */
+#define SS_F_FORGOTTEN  0x4   /* a later error response replaced the setter */
+
 typedef struct {
     request_rec *owner;       /* the request that set it */
     ss_status_t st;           /* reason and status_line always set */
+    int has_status;           /* 0 in the markers */
+    unsigned flags;           /* SS_F_* */
     int send_empty;           /* 2xx StatusSet: our handler sends no body */
 } ss_req_t;
+
+/* Markers, indexed by their flags; never written at request time. */
+static ss_req_t ss_markers[8];
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                      */
@@ -495,13 +506,17 @@ static const char *ss_apache_reason(int code)
     return NULL;
 }
 
-/* SPEC 2: StatusSetReason, else Apache's phrase, else the class phrase. */
+/* SPEC 2: StatusSetReason, else Apache's phrase, else the class phrase.
+ * (In create_request hooks r has no configuration yet.) */
 static const char *ss_default_reason(request_rec *r, int code)
 {
-    const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
-                                                   &status_set_module);
-    const char *reason = ss_conf_reason(dc, code);
+    const char *reason = NULL;
 
+    if (r->per_dir_config) {
+        reason = ss_conf_reason(ap_get_module_config(r->per_dir_config,
+                                                     &status_set_module),
+                                code);
+    }
     if (!reason) {
         reason = ss_apache_reason(code);
     }
@@ -528,25 +543,59 @@ static void ss_set_notes(request_rec *r, const ss_status_t *st)
     apr_table_setn(r->notes, SS_NOTE_SOURCE, st->source);
 }
 
-/* The state of r, adopting the state of the request it was internally
- * redirected from (ErrorDocument, mod_rewrite), whose status it carries. */
+static ss_req_t *ss_slot(const request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &status_set_module);
+}
+
+static void ss_slot_set(request_rec *r, ss_req_t *rq)
+{
+    ap_set_module_config(r->request_config, &status_set_module, rq);
+}
+
+static unsigned ss_flags(const request_rec *r)
+{
+    const ss_req_t *slot = ss_slot(r);
+
+    return slot ? slot->flags : 0;
+}
+
+/* Add a flag to r's state, or move r to the marker that carries it. */
+static void ss_mark(request_rec *r, unsigned flag)
+{
+    ss_req_t *slot = ss_slot(r);
+
+    if (slot && slot->has_status) {
+        slot->flags |= flag;
+    }
+    else {
+        ss_slot_set(r, &ss_markers[(slot ? slot->flags : 0) | flag]);
+    }
+}
+
+/* What a setter chose for r, adopting the state of the request r was
+ * internally redirected from (ErrorDocument, mod_rewrite), whose status it
+ * carries.  NULL when nothing was set, or when it was dropped. */
 static ss_req_t *ss_req_get(request_rec *r)
 {
-    ss_req_t *rq = ap_get_module_config(r->request_config,
-                                        &status_set_module);
+    ss_req_t *slot = ss_slot(r);
     request_rec *prev;
 
-    if (rq) {
-        return rq;
+    if (slot && (slot->has_status || (slot->flags & SS_F_FORGOTTEN))) {
+        return slot->has_status ? slot : NULL;
     }
     for (prev = r->prev; prev; prev = prev->prev) {
-        rq = ap_get_module_config(prev->request_config, &status_set_module);
-        if (rq) {
-            ap_set_module_config(r->request_config, &status_set_module, rq);
+        ss_req_t *rq = ss_slot(prev);
+        if (rq && rq->has_status) {
+            rq->flags |= slot ? slot->flags : 0;
+            ss_slot_set(r, rq);
             /* SPEC 4: notes are on the final request.  The environment
              * reaches it renamed to REDIRECT_*, as Apache does it. */
             ss_set_notes(r, &rq->st);
             return rq;
+        }
+        if (rq && (rq->flags & SS_F_FORGOTTEN)) {
+            break;
         }
     }
     return NULL;
@@ -556,10 +605,12 @@ static ss_req_t *ss_req_get(request_rec *r)
 static const ss_req_t *ss_req_find(const request_rec *r)
 {
     for (; r; r = r->prev) {
-        const ss_req_t *rq = ap_get_module_config(r->request_config,
-                                                  &status_set_module);
-        if (rq) {
+        const ss_req_t *rq = ss_slot(r);
+        if (rq && rq->has_status) {
             return rq;
+        }
+        if (rq && (rq->flags & SS_F_FORGOTTEN)) {
+            break;
         }
     }
     return NULL;
@@ -576,7 +627,9 @@ static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
     }
     rq->owner = r;
     rq->st = *st;
-    ap_set_module_config(r->request_config, &status_set_module, rq);
+    rq->has_status = 1;
+    rq->flags = ss_flags(r) & ~SS_F_FORGOTTEN;
+    ss_slot_set(r, rq);
 
     ss_set_notes(r, st);
     apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, st->sub_str);
@@ -591,10 +644,11 @@ static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
     return rq;
 }
 
-/* Undo ss_record() on r: a later failure answers with Apache's error. */
+/* Undo ss_record() on r, and hide what requests before r set: a later
+ * error response is the answer, with nothing of ours in it. */
 static void ss_forget(request_rec *r)
 {
-    ap_set_module_config(r->request_config, &status_set_module, NULL);
+    ss_slot_set(r, &ss_markers[(ss_flags(r) | SS_F_FORGOTTEN) & 7]);
     apr_table_unset(r->notes, SS_NOTE_SUBSTATUS);
     apr_table_unset(r->notes, SS_NOTE_ERROR);
     apr_table_unset(r->notes, SS_NOTE_REASON);
@@ -683,14 +737,17 @@ static int ss_fixups(request_rec *r)
 
 static int ss_handler(request_rec *r)
 {
-    ss_req_t *rq = ap_get_module_config(r->request_config,
-                                        &status_set_module);
+    ss_req_t *rq = ss_slot(r);
+    int rv;
 
     if (!rq || !rq->send_empty || rq->owner != r) {
         return DECLINED;
     }
-    /* A handler reads what it does not use of a request body. */
-    ap_discard_request_body(r);
+    /* A handler reads what it does not use of a request body; a body that
+     * cannot be read (too large, bad chunking) is httpd's error to send. */
+    if ((rv = ap_discard_request_body(r)) != OK) {
+        return rv;
+    }
     r->status = rq->st.code;
     r->status_line = rq->st.status_line;
     /* No body: the CONTENT_LENGTH filter sends "Content-Length: 0" (none
@@ -826,6 +883,12 @@ static void ss_response_phase(request_rec *r)
     ss_status_t st;
     int acted = 0;
 
+    if (rq && rq->owner != r && rq->st.code != r->status) {
+        /* An ErrorDocument (or other redirect target) chose a status of
+         * its own: that is the response, as without this module. */
+        ss_forget(r);
+        rq = NULL;
+    }
     if (rq) {
         st = rq->st;
     }
@@ -867,15 +930,26 @@ static void ss_ensure_filter(request_rec *r)
 }
 
 /* Only requests that a setter or a reason table concerns get the filter. */
+/* Runs as the handler is invoked.  r->status stays the handler's until
+ * our filter runs (an internal redirect from the handler carries r->status
+ * to the new request, which must not look like an ErrorDocument), so
+ * mod_cache, whose CACHE_SAVE filter runs before ours, would store the
+ * handler's status under a setter's: such responses are not cached. */
 static void ss_insert_filter(request_rec *r)
 {
     const ss_dir_conf_t *dc;
+    ss_req_t *rq;
 
     if (r->main) {
         return;
     }
+    rq = ss_req_get(r);
+    ss_mark(r, SS_F_STARTED);
+    if (rq) {
+        r->no_cache = 1;
+    }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (ss_req_get(r) || ss_conf_filters(dc)) {
+    if (rq || ss_conf_filters(dc)) {
         ss_ensure_filter(r);
     }
 }
@@ -913,7 +987,20 @@ static void ss_insert_error_filter(request_rec *r)
  * line; then it leaves the chain. */
 static apr_status_t ss_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
+    apr_bucket *e;
+
+    /* An error bucket (a request body too large, say) makes HTTP_HEADER
+     * call ap_die(), which starts the response over through
+     * insert_error_filter: leave r->status to it, or ap_die() would take
+     * ours for a failed ErrorDocument. */
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        if (AP_BUCKET_IS_ERROR(e)) {
+            return ap_pass_brigade(f->next, bb);
+        }
+    }
     ss_response_phase(f->r);
+    ss_mark(f->r, SS_F_COMMITTED);
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
 }
@@ -921,11 +1008,13 @@ static apr_status_t ss_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 /* ------------------------------------------------------------------ */
 /* The C API (mod_status_set.h)                                        */
 
-/* The status line has gone out (HTTP_HEADER and mod_http2 set this). */
+/* The status line has gone out: a body followed it (HTTP_HEADER and
+ * mod_http2 set sent_bodyct), or our filter passed it on (HEAD, 204 and
+ * 304 responses have no body). */
 static int ss_status_sent(const request_rec *r)
 {
     for (; r; r = r->main) {
-        if (r->sent_bodyct) {
+        if (r->sent_bodyct || (ss_flags(r) & SS_F_COMMITTED)) {
             return 1;
         }
     }
@@ -937,6 +1026,7 @@ static apr_status_t ss_set_status(request_rec *r, int status,
                                   apr_status_t error)
 {
     ss_status_t st;
+    ss_req_t *rq;
     apr_status_t rv;
 
     if (!r || ss_check_status(NULL, status, substatus)
@@ -951,11 +1041,17 @@ static apr_status_t ss_set_status(request_rec *r, int status,
     }
     rv = ss_status_init(r->pool, &st, status, substatus, error, reason,
                         "api");
-    if (rv != APR_SUCCESS || !ss_record(r, &st)) {
+    if (rv != APR_SUCCESS || !(rq = ss_record(r, &st))) {
         return APR_ENOMEM;
     }
     if (!r->main) {
         ss_ensure_filter(r);
+        if (rq->flags & SS_F_STARTED) {
+            /* Called by the handler or a filter: the response is being
+             * made, and this is its status, for every filter to see. */
+            ss_assert_status(r, rq);
+            r->no_cache = 1;
+        }
     }
     return APR_SUCCESS;
 }
@@ -1071,7 +1167,12 @@ static const command_rec ss_cmds[] = {
 
 static void ss_register_hooks(apr_pool_t *p)
 {
+    unsigned i;
+
     (void)p;
+    for (i = 0; i < sizeof(ss_markers) / sizeof(ss_markers[0]); i++) {
+        ss_markers[i].flags = i;
+    }
     APR_REGISTER_OPTIONAL_FN(ss_set_status);
     APR_REGISTER_OPTIONAL_FN(ss_get_status);
     /* Log tags must exist before mod_log_config parses LogFormat, which

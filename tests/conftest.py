@@ -35,7 +35,7 @@ STARTUP_IDS = {
 
 # [time] [module:level] [pid N:tid M] [(errno)text: ][client A:P] ID: text
 LOG_ID_RE = re.compile(r"^\[[^\]]*\] \[(?P<module>[^\]]*)\] .*?\] "
-                       r"(?:\(\d+\)[^:]*: )?(?:\[client [^\]]*\] )?"
+                       r"(?:\(-?\d+\)[^:]*: )?(?:\[client [^\]]*\] )?"
                        r"(?P<id>AH\d{5}|SS\d{4}): ")
 
 

@@ -28,6 +28,20 @@ LimitRequestFieldSize 12000
 <Location /empty200>
     StatusSet 200.4 "Nothing Here"
 </Location>
+<Location /limited>
+    LimitRequestBody 5
+    StatusSet 202 "Accepted For Later"
+    ErrorDocument 413 /errors/413.html
+</Location>
+ScriptAlias /limited-cgi/ "@ROOT@/cgi-bin/"
+<Location /limited-cgi>
+    LimitRequestBody 5
+    StatusSetResponse 200 299 "Custom OK"
+    ErrorDocument 413 /errors/413.html
+</Location>
+<Directory "@ROOT@/cgi-bin">
+    Require all granted
+</Directory>
 StatusSetResponse 400,414 400.9 "Bad Request Seen"
 StatusSetResponse 431 431.9 "Headers Too Big"
 """
@@ -62,9 +76,16 @@ BAD_VALUES = [
 ]
 
 
+FILES = {
+    "htdocs/errors/413.html": "<p>too large</p>\n",
+    "cgi-bin/cat.cgi": "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n"
+                       "\\r\\n'\ncat 2>/dev/null\n",
+}
+
+
 @pytest.fixture(scope="module")
 def srv(ss_test_module):
-    h = start_server(CONF.replace("@TESTMOD@", ss_test_module), {},
+    h = start_server(CONF.replace("@TESTMOD@", ss_test_module), FILES,
                      name="hostile")
     yield h
     stop_server(h)
@@ -150,6 +171,24 @@ def test_client_abort_mid_body(srv, errlog, path, headers):
     for _ in range(5):
         assert http(srv.port, "/api").status_line == b"HTTP/1.1 200 OK"
     assert "exit signal" not in srv.error_log()
+
+
+@pytest.mark.parametrize("path", ["/limited", "/limited-cgi/cat.cgi"])
+def test_request_body_too_large_is_httpds_error(srv, errlog, path):
+    # httpd reports it with an error bucket: its 413 and ErrorDocument
+    # stand, and nothing of ours is recorded for it.
+    errlog.expect("AH01391", "AH02430", "AH01215", "AH01225", "AH01224",
+                  "AH01226", "AH00574", "AH01270")
+    errlog.expect_match(r"\[cgid:error\] .*(Timeout|End of script|"
+                        r"request body)")
+    host = "Host: 127.0.0.1:%d\r\n" % srv.port
+    req = ("POST " + path + " HTTP/1.1\r\n" + host +
+           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+           "10\r\n0123456789abcdef\r\n0\r\n\r\n").encode()
+    (r,), _ = raw(srv.port, req)
+    assert r.status_line == b"HTTP/1.1 413 Request Entity Too Large"
+    assert r.body == b"<p>too large</p>\n"
+    assert "Additionally" not in r.body.decode()
 
 
 def test_pipelined_head_and_get(srv):

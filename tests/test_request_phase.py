@@ -93,6 +93,10 @@ StatusSet 503.9 "From Server" "expr=%{HTTP:X-Server} == 'on'"
 <Location /ed/loop-target.html>
     StatusSet 404 "Target Rule"
 </Location>
+<Location /ed/cgi-redirect>
+    StatusSet 403.6 "IP address rejected" error=5
+    ErrorDocument 403 /cgi-bin/redirect.cgi
+</Location>
 <Location /ed/external>
     StatusSet 403.6 "IP address rejected" error=5
     ErrorDocument 403 http://example.com/denied
@@ -179,6 +183,8 @@ FILES = {
         'before <!--#include virtual="/deny/file.txt" --> after\n',
     "cgi-bin/env.cgi": ENV_CGI,
     "cgi-bin/status.cgi": STATUS_CGI,
+    "cgi-bin/redirect.cgi": "#!/bin/sh\nprintf 'Status: 302 Found\\r\\n"
+                            "Location: /elsewhere\\r\\n\\r\\n'\n",
 }
 
 
@@ -362,6 +368,16 @@ def test_rules_skip_the_errordocument_request(srv):
     assert r.body == b"<p>loop target</p>\n"
     r = http(srv.port, "/ed/loop-target.html")
     assert r.status_line == b"HTTP/1.1 404 Target Rule"
+
+
+def test_errordocument_target_may_choose_its_status(srv):
+    # As without the module: a CGI ErrorDocument that answers 302 sends 302.
+    r = http(srv.port, "/ed/cgi-redirect")
+    assert r.status_line == b"HTTP/1.1 302 Found"
+    assert r.header("Location") == "/elsewhere"
+    a = access(srv, r)
+    assert (a["status"], a["sub"], a["error"], a["note_src"]) == \
+        ("302", "0", "0", "-")
 
 
 def test_errordocument_external_url_redirects(srv):

@@ -138,6 +138,19 @@ StatusSetResponse 200 455 "Server Rule" "expr=%{HTTP:X-Server-Rule} == 'on'"
     Options +Includes
 </Directory>
 
+CacheEnable socache /apicache/
+<Location /apicache/>
+    SetHandler ss-test
+    CacheIgnoreNoLastMod On
+    CacheDefaultExpire 300
+    Header always set X-Seen-Status "expr=%{REQUEST_STATUS}"
+</Location>
+
+<Directory "@ROOT@/htdocs/rw-api">
+    RewriteEngine On
+    RewriteRule ^go$ /order [L]
+</Directory>
+
 <Location /order>
     SetHandler ss-test
     StatusSetFromHeader X-App-Status
@@ -167,6 +180,7 @@ def asis(status, headers=(), body="backend body\n"):
 
 
 FILES = {
+    "htdocs/rw-api/.keep": "",
     "htdocs/rw/exact/.keep": "",
     "htdocs/rw/star/file.txt": "star body\n",
     "htdocs/rw/list/file.txt": "list body\n",
@@ -499,6 +513,56 @@ def test_api_alone(srv):
     r = http(srv.port, "/order", headers=[
         "X-SS-Phase: handler", "X-SS-Call1: 404 1 1 From%20Api"])
     assert r.status_line == b"HTTP/1.1 404 From Api"
+
+
+def test_api_status_seen_by_content_filters_and_not_cached(srv):
+    # Control: without the API the handler's 200 is cached.
+    first = http(srv.port, "/apicache/plain")
+    again = http(srv.port, "/apicache/plain")
+    assert first.header("X-Cache").startswith("MISS")
+    assert again.header("X-Cache").startswith("HIT")
+    for _ in range(3):
+        r = http(srv.port, "/apicache/set", headers=[
+            "X-SS-Phase: handler", "X-SS-Call1: 410 2 0 Gone%20Here"])
+        assert r.status_line == b"HTTP/1.1 410 Gone Here"
+        # mod_headers (a content filter, before ours) saw the API's status.
+        assert r.header("X-Seen-Status") == "410"
+        assert not r.header("X-Cache").startswith("HIT")
+
+
+def test_api_in_fixups_response_not_cached_under_wrong_status(srv):
+    # mod_cache's CACHE_SAVE runs before the module's filter and sees the
+    # handler's 200: caching that would serve the 410's body as 200 later.
+    r = http(srv.port, "/apicache/fix", headers=[
+        "X-SS-Phase: fixups", "X-SS-Call1: 410 2 0 Gone%20Here"])
+    assert r.status_line == b"HTTP/1.1 410 Gone Here"
+    r = http(srv.port, "/apicache/fix")
+    assert r.status_line == b"HTTP/1.1 200 OK"
+    assert r.header("X-Cache").startswith("MISS")
+
+
+def test_late_call_on_head_after_flush_is_refused(srv):
+    # A HEAD response has no body, so sent_bodyct never says the status
+    # went out; the module's own filter (present here) does.
+    r = http(srv.port, "/order", method="HEAD", headers=[
+        "X-SS-Phase: handler", "X-SS-Flush: 1",
+        "X-SS-Call1: 404 7 0 Too%20Late"])
+    assert r.status_line == b"HTTP/1.1 200 OK"
+    a = access(srv, r)
+    assert (a["status"], a["sub"]) == ("200", "0")
+
+
+def test_api_dropped_when_redirect_target_fails(srv):
+    # Set in post_read_request, then mod_rewrite redirects internally and
+    # the new request fails with 500: Apache's 500 is the answer, and no
+    # request of the chain reports the dropped 404.7.
+    r = http(srv.port, "/rw-api/go", headers=[
+        "X-SS-Phase: post_read_request", "X-SS-Call1: 404 7 42 -",
+        "X-SS-Handler-Return: 500"])
+    assert r.status_line == b"HTTP/1.1 500 Internal Server Error"
+    a = access(srv, r)
+    assert (a["status"], a["sub"], a["error"], a["note_src"]) == \
+        ("500", "0", "0", "-")
 
 
 # -- HTTP/2 -----------------------------------------------------------------

@@ -10,6 +10,8 @@
  *   X-SS-Return: what the phase's hook returns afterwards (default: OK,
  *       or DECLINED where OK would end the phase)
  *   X-SS-Flush: 1 -- the handler writes and flushes "early\n" first
+ *   X-SS-Handler-Return: what the "ss-test" handler returns, also on an
+ *       internally redirected request
  *   X-SS-Emit: the handler sends this (%-decoded) as the response header
  *       X-App-Status, for StatusSetFromHeader; X-SS-Emit2: a second one
  *
@@ -162,12 +164,27 @@ static int t_handler(request_rec *r)
             return rv;
         }
     }
+    if ((reason = apr_table_get(r->headers_in, "X-SS-Handler-Return"))) {
+        return atoi(reason);
+    }
     rv = t_get(r, &status, &reason, &sub, &error);
     ap_rprintf(r, "get=%d status=%d reason=%s sub=%d error=%d\n", rv, status,
                reason, sub, (int)error);
     ap_rprintf(r, "getnull=%d\n", t_get(r, NULL, NULL, NULL, NULL));
     ap_rprintf(r, "getnullr=%d\n", t_get(NULL, &status, NULL, NULL, NULL));
     ap_rprintf(r, "rc=%s\n", apr_table_get(r->err_headers_out, "X-SS-RC"));
+    return OK;
+}
+
+/* Before the request has a configuration: ss_get_status() must cope. */
+static int t_create_request(request_rec *r)
+{
+    int status;
+    const char *reason;
+
+    if (t_get && t_get(r, &status, &reason, NULL, NULL) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return OK;
 }
 
@@ -181,6 +198,7 @@ static void t_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_optional_fn_retrieve(t_retrieve, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_create_request(t_create_request, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(t_post_read_request, NULL, NULL,
                               APR_HOOK_MIDDLE);
     ap_hook_fixups(t_fixups, NULL, NULL, APR_HOOK_MIDDLE);
