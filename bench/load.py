@@ -48,16 +48,7 @@ MinSpareThreads 1
 MaxSpareThreads 128
 GracefulShutdownTimeout 5
 
-Listen 127.0.0.1:@PORT2@
-<VirtualHost 127.0.0.1:@PORT2@>
-    DocumentRoot "@ROOT@/backend"
-    CustomLog /dev/null load
-    <Directory "@ROOT@/backend">
-        Require all granted
-        AddHandler send-as-is .asis
-    </Directory>
-</VirtualHost>
-ProxyPass /app/ http://127.0.0.1:@PORT2@/
+ProxyPass /app/ http://127.0.0.1:@BACKEND@/
 
 StatusSetReason 499 "Client Closed Request"
 <Location /deny>
@@ -82,13 +73,31 @@ StatusSetReason 499 "Client Closed Request"
 </Location>
 """
 
+# The backend is a server of its own, which the restarts leave alone.
+BACKEND_CONF = """
+LogLevel warn
+CustomLog /dev/null tests
+ServerLimit 2
+ThreadsPerChild 128
+MaxRequestWorkers 256
+MaxSpareThreads 256
+KeepAliveTimeout 60
+MaxKeepAliveRequests 0
+<Directory "@ROOT@/htdocs">
+    AddHandler send-as-is .asis
+</Directory>
+"""
+
 FILES = {
     "htdocs/plain.txt": "plain\n",
     "htdocs/rw/file.txt": "rewritten\n",
-    "backend/orders.asis": "Status: 200 OK\nContent-Type: text/plain\n"
+}
+
+BACKEND_FILES = {
+    "htdocs/orders.asis": "Status: 200 OK\nContent-Type: text/plain\n"
                            'X-App-Status: 404.7 "No Such Order" error=1403'
                            "\n\nno order\n",
-    "backend/broken.asis": "Status: 500 Broke\nContent-Type: text/plain\n\n"
+    "htdocs/broken.asis": "Status: 500 Broke\nContent-Type: text/plain\n\n"
                            "broken\n",
 }
 
@@ -207,11 +216,15 @@ def phase_rss(h):
 
 
 def main():
-    modules = pyhttpd.BASE_MODULES + ["proxy", "proxy_http", "asis"]
-    h = pyhttpd.Httpd(CONF, FILES, name="load", modules=modules,
-                      extra_ports=1)
+    # No mod_cgid: its script daemon would be a second child process.
+    modules = [m for m in pyhttpd.BASE_MODULES if m != "cgid"]
+    backend = pyhttpd.Httpd(BACKEND_CONF, BACKEND_FILES, name="backend",
+                            modules=modules + ["asis"])
+    h = pyhttpd.Httpd(CONF.replace("@BACKEND@", str(backend.port)), FILES,
+                      name="load", modules=modules + ["proxy", "proxy_http"])
     failures = []
     try:
+        backend.start()
         h.start()
         load = phase_load(h)
         h.stop()
@@ -220,6 +233,7 @@ def main():
         rss = phase_rss(h)
     finally:
         h.stop()
+        backend.cleanup()
     if load["restarts"] < LOAD_SECONDS // RESTART_EVERY - 1:
         failures.append("only %d graceful restarts" % load["restarts"])
     if load["wrong"]:

@@ -69,7 +69,9 @@ Timeout 10
 TypesConfig /etc/mime.types
 AddType text/html .shtml
 AddOutputFilter INCLUDES .shtml
-ScriptSock "{root}/run/cgisock"
+<IfModule cgid_module>
+    ScriptSock "{root}/run/cgisock"
+</IfModule>
 ErrorLog "{root}/logs/error_log"
 LogLevel warn status_set:info
 LogFormat "{log_format}" tests
