@@ -985,19 +985,37 @@ static void ss_insert_error_filter(request_rec *r)
 
 /* Runs once, on the first brigade, before HTTP_HEADER writes the status
  * line; then it leaves the chain. */
-static apr_status_t ss_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+/* APR's ring macros subtract from a null pointer (APR_OFFSETOF), which
+ * clang's -Wextra reports. */
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunknown-warning-option"
+#pragma clang diagnostic ignored "-Wnull-pointer-subtraction"
+#endif
+static int ss_has_error_bucket(apr_bucket_brigade *bb)
 {
     apr_bucket *e;
 
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        if (AP_BUCKET_IS_ERROR(e)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
+
+static apr_status_t ss_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
     /* An error bucket (a request body too large, say) makes HTTP_HEADER
      * call ap_die(), which starts the response over through
      * insert_error_filter: leave r->status to it, or ap_die() would take
      * ours for a failed ErrorDocument. */
-    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
-         e = APR_BUCKET_NEXT(e)) {
-        if (AP_BUCKET_IS_ERROR(e)) {
-            return ap_pass_brigade(f->next, bb);
-        }
+    if (ss_has_error_bucket(bb)) {
+        return ap_pass_brigade(f->next, bb);
     }
     ss_response_phase(f->r);
     ss_mark(f->r, SS_F_COMMITTED);
