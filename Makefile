@@ -36,7 +36,7 @@ ASAN_DIR   = build/asan
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
-.PHONY: all install run test clean deps fuzz test-asan test-valgrind load
+.PHONY: all install run test clean deps fuzz test-asan test-valgrind load bench
 
 all: $(MODULE) $(EXAMPLE)
 
@@ -91,6 +91,12 @@ test-valgrind: deps $(MODULE) $(EXAMPLE)
 load: deps $(MODULE)
 	@sh tests/deps.sh wrk
 	$(PYTHON) bench/load.py
+
+# The module's cost, as ratios measured side by side (bench/bench.py);
+# writes its table into BENCHMARKS.md.  Loopback only, about 10 minutes.
+bench: deps $(MODULE)
+	@sh tests/deps.sh wrk nghttp2-client valgrind
+	$(PYTHON) bench/bench.py
 
 # libFuzzer on the parsers (APR only, no server): each harness runs for
 # FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/NAME, which

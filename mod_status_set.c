@@ -70,6 +70,8 @@ typedef struct {
     int error;
     const char *reason;       /* a rule's may be NULL: default at request */
     const char *status_line;  /* "CODE REASON"; NULL while reason is */
+    const char *default_line; /* without reason: "CODE" and the phrase of
+                               * Apache or the class, made at config time */
     const char *sub_str;
     const char *err_str;
     const char *source;       /* FILE:LINE, api, header:NAME */
@@ -82,6 +84,8 @@ typedef struct {
     const char *location;     /* 3xx only */
     ap_expr_info_t *expr;     /* NULL: always matches */
 } ss_rule_t;
+
+
 
 typedef struct {
     int code;
@@ -205,6 +209,19 @@ static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     return conf;
 }
 
+/* Apache's own phrase for code, or NULL when its table has none (it then
+ * answers with "500 Internal Server Error"). */
+static const char *ss_apache_reason(int code)
+{
+    const char *line = ap_get_status_line(code);
+
+    if (line && (line[0] - '0') * 100 + (line[1] - '0') * 10
+                + (line[2] - '0') == code) {
+        return line + 4;
+    }
+    return NULL;
+}
+
 /* Fill st, copying reason (NULL stays NULL: default phrase later).
  * Returns APR_ENOMEM if p cannot give the memory. */
 static apr_status_t ss_status_init(apr_pool_t *p, ss_status_t *st, int code,
@@ -217,12 +234,22 @@ static apr_status_t ss_status_init(apr_pool_t *p, ss_status_t *st, int code,
     st->source = source;
     st->reason = NULL;
     st->status_line = NULL;
+    st->default_line = NULL;
     if (reason) {
         st->status_line = apr_psprintf(p, "%03d %s", code, reason);
         if (!st->status_line) {
             return APR_ENOMEM;
         }
         st->reason = st->status_line + 4;
+    }
+    else {
+        /* A rule's phrase is found at request time (a StatusSetReason of
+         * the request's context may name the code); where none does, it is
+         * this one, made once. */
+        const char *apache = ss_apache_reason(code);
+        st->default_line = apr_psprintf(p, "%03d %s", code,
+                                        apache ? apache
+                                               : ss_class_reason(code));
     }
     st->sub_str = apr_itoa(p, substatus);
     st->err_str = apr_itoa(p, error);
@@ -493,17 +520,24 @@ static const char *ss_conf_reason(const ss_dir_conf_t *dc, int code)
     return NULL;
 }
 
-/* Apache's own phrase for code, or NULL when its table has none (it then
- * answers with "500 Internal Server Error"). */
-static const char *ss_apache_reason(int code)
+/* A rule's status without a phrase gets its default for r. */
+static void ss_default_phrase(request_rec *r, ss_status_t *st)
 {
-    const char *line = ap_get_status_line(code);
+    const char *reason = NULL;
 
-    if (line && (line[0] - '0') * 100 + (line[1] - '0') * 10
-                + (line[2] - '0') == code) {
-        return line + 4;
+    if (r->per_dir_config) {
+        reason = ss_conf_reason(ap_get_module_config(r->per_dir_config,
+                                                     &status_set_module),
+                                st->code);
     }
-    return NULL;
+    if (reason) {
+        st->reason = reason;
+        st->status_line = apr_psprintf(r->pool, "%03d %s", st->code, reason);
+    }
+    else {
+        st->status_line = st->default_line;
+        st->reason = st->default_line + 4;
+    }
 }
 
 /* SPEC 2: StatusSetReason, else Apache's phrase, else the class phrase.
@@ -620,6 +654,7 @@ static const ss_req_t *ss_req_find(const request_rec *r)
  * st must have its reason; it is copied.  NULL when out of memory. */
 static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
 {
+    ss_req_t *slot = ss_slot(r);
     ss_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
 
     if (!rq) {
@@ -631,7 +666,17 @@ static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
     rq->flags = ss_flags(r) & ~SS_F_FORGOTTEN;
     ss_slot_set(r, rq);
 
-    ss_set_notes(r, st);
+    if (slot && slot->has_status) {
+        ss_set_notes(r, st);
+    }
+    else {
+        /* The first setter of r: its notes hold none of ours yet, and
+         * adding skips apr_table_setn()'s search for the old value. */
+        apr_table_addn(r->notes, SS_NOTE_SUBSTATUS, st->sub_str);
+        apr_table_addn(r->notes, SS_NOTE_ERROR, st->err_str);
+        apr_table_addn(r->notes, SS_NOTE_REASON, st->reason);
+        apr_table_addn(r->notes, SS_NOTE_SOURCE, st->source);
+    }
     apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, st->sub_str);
     apr_table_setn(r->subprocess_env, SS_ENV_ERROR, st->err_str);
     apr_table_setn(r->subprocess_env, SS_ENV_REASON, st->reason);
@@ -667,9 +712,7 @@ static int ss_apply_rule(request_rec *r, const ss_rule_t *rule)
     ss_req_t *rq;
 
     if (!st.reason) {
-        st.reason = ss_default_reason(r, st.code);
-        st.status_line = apr_psprintf(r->pool, "%03d %s", st.code,
-                                      st.reason);
+        ss_default_phrase(r, &st);
     }
     rq = ss_record(r, &st);
     if (!rq) {
@@ -903,9 +946,7 @@ static void ss_response_phase(request_rec *r)
         && (rule = ss_find_resp_rule(r, dc, st.code, st.substatus))) {
         st = rule->st;
         if (!st.reason) {
-            st.reason = ss_default_reason(r, st.code);
-            st.status_line = apr_psprintf(r->pool, "%03d %s", st.code,
-                                          st.reason);
+            ss_default_phrase(r, &st);
         }
         acted = 1;
     }
@@ -947,10 +988,15 @@ static void ss_insert_filter(request_rec *r)
     ss_mark(r, SS_F_STARTED);
     if (rq) {
         r->no_cache = 1;
-    }
-    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (rq || ss_conf_filters(dc)) {
         ss_ensure_filter(r);
+        return;
+    }
+    /* No setter yet, so no API call has added the filter: add it without
+     * looking for it first. */
+    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
+    if (ss_conf_filters(dc)) {
+        ap_add_output_filter_handle(ss_out_filter_handle, NULL, r,
+                                    r->connection);
     }
 }
 
@@ -977,9 +1023,14 @@ static void ss_insert_error_filter(request_rec *r)
         rq = NULL;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (rq || ss_conf_filters(dc)) {
+    if (ss_conf_filters(dc)) {
         ss_assert_status(r, rq);
         ss_ensure_filter(r);
+    }
+    else if (rq) {
+        /* Nothing later changes the status line of an error response:
+         * setting it now is enough, without a filter. */
+        ss_assert_status(r, rq);
     }
 }
 
@@ -1183,6 +1234,11 @@ static const command_rec ss_cmds[] = {
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };
 
+static const char *const ss_fixups_pre[] = {
+    "mod_rewrite.c", "mod_env.c", "mod_headers.c", NULL
+};
+static const char *const ss_fixups_succ[] = { "mod_dir.c", NULL };
+
 static void ss_register_hooks(apr_pool_t *p)
 {
     unsigned i;
@@ -1196,10 +1252,11 @@ static void ss_register_hooks(apr_pool_t *p)
     /* Log tags must exist before mod_log_config parses LogFormat, which
      * happens while the configuration is read: register them first. */
     ap_hook_pre_config(ss_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    /* Late in fixups, so that other modules' fixups (mod_rewrite's [F],
-     * mod_headers' RequestHeader, mod_env) have run when a rule ends the
-     * request, as with any access decision taken there. */
-    ap_hook_fixups(ss_fixups, NULL, NULL, APR_HOOK_LAST);
+    /* Late in fixups, so that the fixups a rule's expr= may read have run
+     * (mod_rewrite, mod_env's SetEnv, mod_headers' RequestHeader), but
+     * before mod_dir's, whose DirectoryIndex look-up is a whole subrequest
+     * wasted on a request that a rule ends. */
+    ap_hook_fixups(ss_fixups, ss_fixups_pre, ss_fixups_succ, APR_HOOK_LAST);
     /* First, so that a 2xx rule's empty response wins over any handler. */
     ap_hook_handler(ss_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* Both paths: normal responses and ap_send_error_response(). */

@@ -55,7 +55,7 @@ Listen 127.0.0.1:{port}
 ServerName 127.0.0.1
 {user}
 {load_modules}
-LoadModule status_set_module "{module}"
+{load_status_set}
 
 StartServers 1
 ServerLimit 1
@@ -73,9 +73,9 @@ AddOutputFilter INCLUDES .shtml
     ScriptSock "{root}/run/cgisock"
 </IfModule>
 ErrorLog "{root}/logs/error_log"
-LogLevel warn status_set:info
+LogLevel {log_level}
 LogFormat "{log_format}" tests
-CustomLog "{root}/logs/access_log" tests
+{custom_log}
 Protocols h2c http/1.1
 DocumentRoot "{root}/htdocs"
 <Directory "{root}/htdocs">
@@ -116,7 +116,9 @@ class Httpd:
     """One apache2 process tree with its own generated server root."""
 
     def __init__(self, conf_body, files=None, port=None, name="httpd",
-                 modules=None, base_dir=None, extra_ports=0):
+                 modules=None, base_dir=None, extra_ports=0,
+                 load_status_set=True, access_log=True,
+                 log_level="warn status_set:info"):
         self.root = tempfile.mkdtemp(prefix="ss-%s-" % name, dir=base_dir)
         # Children run as www-data when we are root: they must read it all.
         os.chmod(self.root, 0o755)
@@ -136,7 +138,14 @@ class Httpd:
             load_modules="\n".join(
                 'LoadModule %s_module "%s/mod_%s.so"' % (m, MODDIR, m)
                 for m in mods),
-            log_format=LOG_FORMAT.replace('"', '\\"'),
+            log_format=(LOG_FORMAT if load_status_set else "%h %r %>s")
+            .replace('"', '\\"'),
+            load_status_set=('LoadModule status_set_module "%s"' % MODULE
+                             if load_status_set else
+                             "# mod_status_set not loaded"),
+            log_level=log_level if load_status_set else "warn",
+            custom_log=('CustomLog "%s/logs/access_log" tests' % self.root
+                        if access_log else "# no access log"),
         )
         body = conf_body.replace("@ROOT@", self.root)
         body = body.replace("@PORT@", str(self.port)).replace("@TOP@", TOP)
@@ -197,8 +206,11 @@ class Httpd:
                               capture_output=True, text=True, timeout=30,
                               env=self.env())
 
-    def start(self, foreground_output=False):
+    def start(self, foreground_output=False, cpus=None):
         cmd = [APACHE, "-f", self.conf_path, "-DFOREGROUND"]
+        if cpus:
+            # make bench: the server on its own core, the client on another.
+            cmd = ["taskset", "-c", cpus] + cmd
         wait = 15
         if VALGRIND:
             cmd = ["valgrind", "--tool=memcheck", "--num-callers=40",

@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+"""make bench: what mod_status_set costs, as ratios measured side by side.
+
+For each comparison, two servers (A and B) run at once on loopback:
+
+  * instructions per request: each configuration runs under
+    `valgrind --tool=callgrind apache2 -X` twice, serving N1 and then N2
+    requests over one keep-alive connection; (I(N2) - I(N1)) / (N2 - N1)
+    cancels start-up and shut-down.  Deterministic: the bars are on these.
+  * requests/s: wrk (HTTP/1.1) or h2load (HTTP/2) against A, B, A, B, ...
+    ROUNDS times; the median of the B/A ratios, with min and max.
+  * RSS: peak (VmHWM) and steady (VmRSS) of each server's child after its
+    runs.
+
+The table goes to stdout and between the bench markers of BENCHMARKS.md.
+Exits non-zero if a bar is missed.  Environment: BENCH_SECONDS (3),
+BENCH_ROUNDS (5), BENCH_N1 (200), BENCH_N2 (1200).
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+
+import pyhttpd  # noqa: E402
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+N1 = int(os.environ.get("BENCH_N1", "200"))
+N2 = int(os.environ.get("BENCH_N2", "1200"))
+
+# On a machine with two cores or more the servers run on one and the
+# load generator on another, so that they do not take turns on the same.
+if (os.cpu_count() or 1) >= 2:
+    SERVER_CPU, CLIENT_CPU = "1", ["taskset", "-c", "0"]
+else:
+    SERVER_CPU, CLIENT_CPU = None, []
+
+# No mod_cgid (its daemon is a second child); the rest as in the tests.
+MODULES = [m for m in pyhttpd.BASE_MODULES if m != "cgid"]
+
+FILES = {"htdocs/index.html": "<h1>bench</h1>\n" + "x" * 1000 + "\n",
+         "htdocs/deny/index.html": "never served\n"}
+
+COMMON = """
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 32
+MaxRequestWorkers 32
+MinSpareThreads 1
+MaxSpareThreads 32
+MaxConnectionsPerChild 0
+KeepAliveTimeout 30
+MaxKeepAliveRequests 0
+"""
+
+# A realistic configuration that concerns none of the measured requests: a
+# reason table, 20 <Location> sections with StatusSet rules, 10 response
+# rules on other codes.
+UNMATCHED = COMMON + "".join(
+    'StatusSetReason %d "Phrase %d"\n' % (code, code)
+    for code in (420, 444, 449, 450, 460, 463, 494, 495, 496, 499)
+) + "".join(
+    '<Location /app%d>\n    StatusSet 403.%d "Blocked %d" error=%d '
+    '"expr=%%{HTTP:X-Block} == \'yes\'"\n</Location>\n' % (i, i, i, i)
+    for i in range(20)
+) + "".join(
+    'StatusSetResponse %s %s "Mapped %d"\n' % (match, to, i)
+    for i, (match, to) in enumerate([
+        ("500", "503.1"), ("502", "503.2"), ("504", "503.3"),
+        ("404.13", "404"), ("403.6", "404"), ("401", "401.1"),
+        ("429", "429.1"), ("501", "501.1"), ("505", "505.1"),
+        ("418", "404")])
+)
+
+DENY_STATUSSET = COMMON + """
+<Location /deny>
+    StatusSet 403
+</Location>
+"""
+DENY_REWRITE = COMMON + """
+<Location /deny>
+    RewriteEngine On
+    RewriteRule ^ - [F]
+</Location>
+"""
+DENY_REQUIRE = COMMON + """
+<Location /deny>
+    Require all denied
+</Location>
+"""
+
+RULE_200 = 'StatusSetResponse 200 299 "Matched"\n'
+RULES_1 = COMMON + RULE_200
+# 999 rules keyed on other codes, then the one that matches, last.
+RULES_1000 = COMMON + "".join(
+    'StatusSetResponse %d %d.%d "Rule %d"\n'
+    % (201 + i % 399, 201 + i % 399, i, i) for i in range(999)
+) + RULE_200
+
+API = COMMON + """
+LoadModule ss_bench_module "@BENCHMOD@"
+<Location /bench>
+    SetHandler ss-bench-@MODE@
+</Location>
+"""
+
+
+class Config:
+    def __init__(self, name, conf, path, loaded=True, h2=False):
+        self.name, self.conf, self.path = name, conf, path
+        self.loaded, self.h2 = loaded, h2
+
+
+def server(cfg, **kw):
+    return pyhttpd.Httpd(cfg.conf, FILES, name="bench", modules=MODULES,
+                         load_status_set=cfg.loaded, access_log=False,
+                         log_level="warn", **kw)
+
+
+def without_module(conf):
+    """The same configuration, <Location> sections and all, without the
+    module's directives: the baseline for "loaded but matching nothing"."""
+    return re.sub(r"(?m)^\s*StatusSet\w*\b.*$", "# (status_set directive)",
+                  conf)
+
+
+# -- clients ------------------------------------------------------------------
+
+def keepalive_requests(port, path, n):
+    """n GETs, one after another, on one keep-alive connection."""
+    req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
+    with socket.create_connection(("127.0.0.1", port), 300) as s:
+        buf = b""
+        for _ in range(n):
+            s.sendall(req)
+            while b"\r\n\r\n" not in buf:
+                buf += s.recv(65536)
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            m = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            length = int(m.group(1)) if m else 0
+            while len(buf) < length:
+                buf += s.recv(65536)
+            buf = buf[length:]
+
+
+def h2_requests(port, path, n):
+    subprocess.run(["h2load", "-n%d" % n, "-c1", "-m1",
+                    "http://127.0.0.1:%d%s" % (port, path)],
+                   check=True, capture_output=True, timeout=600)
+
+
+def rps(port, cfg):
+    url = "http://127.0.0.1:%d%s" % (port, cfg.path)
+    if cfg.h2:
+        out = subprocess.run(CLIENT_CPU + ["h2load", "-D%d" % SECONDS,
+                                           "-c8", "-m10", "-t1", url],
+                             capture_output=True, text=True,
+                             timeout=SECONDS + 60).stdout
+        m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    else:
+        out = subprocess.run(CLIENT_CPU + ["wrk", "-t1", "-c8",
+                                           "-d%ds" % SECONDS, url],
+                             capture_output=True, text=True,
+                             timeout=SECONDS + 60).stdout
+        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        raise RuntimeError("no rate in:\n" + out)
+    return float(m.group(1))
+
+
+# -- measurements --------------------------------------------------------------
+
+def instructions(cfg):
+    """Instructions per request, from two callgrind runs."""
+    totals = []
+    for n in (N1, N2):
+        h = server(cfg)
+        out = h.path("logs/callgrind.out")
+        # The process becomes www-data when started as root; the profile is
+        # written at exit, so that user must be able to write it.
+        with open(out, "w"):
+            pass
+        os.chmod(out, 0o666)
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+               pyhttpd.APACHE, "-X", "-f", h.conf_path]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            deadline = time.time() + 120
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", h.port), 1).close()
+                    break
+                except OSError:
+                    if time.time() > deadline or proc.poll() is not None:
+                        raise RuntimeError("callgrind apache2 did not start: "
+                                           + h.error_log())
+                    time.sleep(0.2)
+            (h2_requests if cfg.h2 else keepalive_requests)(h.port, cfg.path,
+                                                            n)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(120)
+        with open(out) as f:
+            m = re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M)
+        totals.append(int(m.group(1)))
+        h.cleanup()
+    return (totals[1] - totals[0]) / (N2 - N1)
+
+
+def child_rss(h):
+    kids = subprocess.run(["pgrep", "-P", str(h.proc.pid)],
+                          capture_output=True, text=True).stdout.split()
+    peak = steady = 0
+    for pid in kids:
+        with open("/proc/%s/status" % pid) as f:
+            st = dict(line.split(":", 1) for line in f if ":" in line)
+        peak = max(peak, int(st["VmHWM"].split()[0]))
+        steady = max(steady, int(st["VmRSS"].split()[0]))
+    return peak, steady
+
+
+def compare(a, b):
+    """Run A and B side by side; return the figures of the comparison."""
+    ia, ib = instructions(a), instructions(b)
+    ha, hb = server(a), server(b)
+    ha.start(cpus=SERVER_CPU)
+    hb.start(cpus=SERVER_CPU)
+    try:
+        # One warm-up run each, not counted.
+        rps(ha.port, a)
+        rps(hb.port, b)
+        ra, rb, ratios = [], [], []
+        for _ in range(ROUNDS):
+            x, y = rps(ha.port, a), rps(hb.port, b)
+            ra.append(x)
+            rb.append(y)
+            ratios.append(y / x)
+        rss_a, rss_b = child_rss(ha), child_rss(hb)
+    finally:
+        ha.cleanup()
+        hb.cleanup()
+    return {"a": a.name, "b": b.name, "ia": ia, "ib": ib, "iratio": ib / ia,
+            "ra": statistics.median(ra), "rb": statistics.median(rb),
+            "rratio": statistics.median(ratios), "rmin": min(ratios),
+            "rmax": max(ratios), "rss_a": rss_a, "rss_b": rss_b}
+
+
+def build_bench_module():
+    d = tempfile.mkdtemp(prefix="ss-benchmod-")
+    shutil.copy(os.path.join(HERE, "mod_ss_bench.c"), d)
+    subprocess.run(["apxs", "-c", "-I", pyhttpd.TOP, "-Wc,-Wall",
+                    "-Wc,-Wextra", "-Wc,-Werror", "mod_ss_bench.c"], cwd=d,
+                   check=True, capture_output=True)
+    return d, os.path.join(d, ".libs", "mod_ss_bench.so")
+
+
+def main():
+    moddir, benchmod = build_bench_module()
+    api = API.replace("@BENCHMOD@", benchmod)
+    comparisons = [
+        ("loaded, matching nothing vs not loaded (HTTP/1.1)",
+         Config("not loaded", without_module(UNMATCHED), "/index.html",
+                loaded=False),
+         Config("loaded, 40 rules", UNMATCHED, "/index.html"),
+         [("instructions", "iratio", "<=", 1.02),
+          ("requests/s", "rratio", ">=", 0.99)]),
+        ("loaded, matching nothing vs not loaded (HTTP/2)",
+         Config("not loaded", without_module(UNMATCHED), "/index.html",
+                loaded=False, h2=True),
+         Config("loaded, 40 rules", UNMATCHED, "/index.html", h2=True),
+         [("instructions", "iratio", "<=", 1.02),
+          ("requests/s", "rratio", ">=", 0.99)]),
+        ("StatusSet 403 vs mod_rewrite [F], same <Location>",
+         Config("RewriteRule [F]", DENY_REWRITE, "/deny/"),
+         Config("StatusSet 403", DENY_STATUSSET, "/deny/"),
+         [("instructions", "iratio", "<=", 1.0)]),
+        ("StatusSet 403 vs Require all denied, same <Location>",
+         Config("Require all denied", DENY_REQUIRE, "/deny/"),
+         Config("StatusSet 403", DENY_STATUSSET, "/deny/"), []),
+        ("1,000 StatusSetResponse rules vs 1",
+         Config("1 rule", RULES_1, "/index.html"),
+         Config("1,000 rules", RULES_1000, "/index.html"),
+         [("instructions", "iratio", "<=", 1.10)]),
+        ("ss_set_status() in a handler vs r->status set by the handler",
+         Config("r->status", api.replace("@MODE@", "plain"), "/bench"),
+         Config("ss_set_status()", api.replace("@MODE@", "api"), "/bench"),
+         []),
+    ]
+    rows, failures = [], []
+    for title, a, b, bars in comparisons:
+        print("measuring: %s" % title, flush=True)
+        res = compare(a, b)
+        res["title"] = title
+        res["bars"] = []
+        for what, key, op, limit in bars:
+            ok = res[key] <= limit if op == "<=" else res[key] >= limit
+            res["bars"].append("%s %s %.2f: %s" % (what, op, limit,
+                                                   "met" if ok else "MISSED"))
+            if not ok:
+                failures.append("%s: %s ratio %.4f, bar %s %.2f"
+                                % (title, what, res[key], op, limit))
+        rows.append(res)
+    shutil.rmtree(moddir, ignore_errors=True)
+
+    table = render(rows)
+    print(table)
+    write_benchmarks(table)
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print("bench: all bars met")
+    return 0
+
+
+def render(rows):
+    out = ["| comparison (A → B) | instructions/request A → B | ratio | "
+           "requests/s A → B (median) | ratio median [min, max] | "
+           "child RSS peak/steady A; B (kB) | bars |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(
+            "| %s: %s → %s | %.0f → %.0f | %.4f | %.0f → %.0f | "
+            "%.4f [%.4f, %.4f] | %d/%d; %d/%d | %s |" % (
+                r["title"], r["a"], r["b"], r["ia"], r["ib"], r["iratio"],
+                r["ra"], r["rb"], r["rratio"], r["rmin"], r["rmax"],
+                r["rss_a"][0], r["rss_a"][1], r["rss_b"][0], r["rss_b"][1],
+                "; ".join(r["bars"]) or "reported"))
+    return "\n".join(out) + "\n\n(%s; %d rounds of %d s; callgrind N1=%d, " \
+        "N2=%d.)\n" % (time.strftime("%Y-%m-%d"), ROUNDS, SECONDS, N1, N2)
+
+
+def write_benchmarks(table):
+    path = os.path.join(pyhttpd.TOP, "BENCHMARKS.md")
+    with open(path) as f:
+        text = f.read()
+    start, end = "<!-- bench:start -->\n", "<!-- bench:end -->\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + start + table + end + tail
+    else:
+        text += "\n" + start + table + end
+    with open(path, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
