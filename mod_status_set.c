@@ -92,6 +92,19 @@ typedef struct {
     const char *reason;
 } ss_reason_t;
 
+#define SS_NCODES (SS_CODE_MAX - SS_CODE_MIN + 1)
+
+/* StatusSetReason phrases, most specific context first, with a bit per
+ * code that has one: most responses have none, and learn it in one test. */
+typedef struct {
+    apr_array_header_t *list;             /* ss_reason_t */
+    unsigned char codes[(SS_NCODES + 7) / 8];
+} ss_reasons_t;
+
+#define SS_CODE_BIT(set, code) \
+    ((set)->codes[((code) - SS_CODE_MIN) / 8] \
+     & (1u << (((code) - SS_CODE_MIN) % 8)))
+
 /* One StatusSetResponse rule. */
 typedef struct {
     ss_status_t st;           /* reason may be NULL */
@@ -103,8 +116,6 @@ typedef struct {
     const ss_resp_rule_t *rule;
     int substatus;            /* -1: any */
 } ss_resp_entry_t;
-
-#define SS_NCODES (SS_CODE_MAX - SS_CODE_MIN + 1)
 
 /* The StatusSetResponse rules of one context, indexed by code: finding the
  * rules for a response costs the same with one rule or a thousand.  Each
@@ -119,7 +130,7 @@ typedef struct {
  * first hit. */
 typedef struct {
     apr_array_header_t *rules;      /* ss_rule_t *, StatusSet */
-    apr_array_header_t *reasons;    /* ss_reason_t, StatusSetReason */
+    ss_reasons_t *reasons;          /* StatusSetReason */
     apr_array_header_t *resp_sets;  /* ss_resp_set_t *, StatusSetResponse */
     ss_resp_set_t *own_set;         /* this context's set, while parsing */
     const char *from_header;        /* StatusSetFromHeader; NULL: off */
@@ -172,6 +183,23 @@ static apr_array_header_t *ss_merge_list(apr_pool_t *p,
     return apr_array_append(p, child, parent);
 }
 
+static ss_reasons_t *ss_merge_reasons(apr_pool_t *p, ss_reasons_t *child,
+                                      ss_reasons_t *parent)
+{
+    ss_reasons_t *merged;
+    apr_size_t i;
+
+    if (!child || !parent) {
+        return child ? child : parent;
+    }
+    merged = apr_palloc(p, sizeof(*merged));
+    merged->list = apr_array_append(p, child->list, parent->list);
+    for (i = 0; i < sizeof(merged->codes); i++) {
+        merged->codes[i] = child->codes[i] | parent->codes[i];
+    }
+    return merged;
+}
+
 static int ss_conf_empty(const ss_dir_conf_t *c)
 {
     return !c->rules && !c->reasons && !c->resp_sets && !c->from_set;
@@ -191,7 +219,7 @@ static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     }
     conf = apr_pcalloc(p, sizeof(*conf));
     conf->rules = ss_merge_list(p, add->rules, base->rules);
-    conf->reasons = ss_merge_list(p, add->reasons, base->reasons);
+    conf->reasons = ss_merge_reasons(p, add->reasons, base->reasons);
     conf->resp_sets = ss_merge_list(p, add->resp_sets, base->resp_sets);
     /* The nearer StatusSetFromHeader wins, "off" included. */
     if (add->from_set) {
@@ -357,16 +385,21 @@ static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
 
     /* Within one context the last phrase for a code wins. */
     if (!dc->reasons) {
-        dc->reasons = apr_array_make(cmd->pool, 4, sizeof(ss_reason_t));
+        dc->reasons = apr_pcalloc(cmd->pool, sizeof(*dc->reasons));
+        dc->reasons->list = apr_array_make(cmd->pool, 4,
+                                           sizeof(ss_reason_t));
     }
-    for (i = 0; i < dc->reasons->nelts; i++) {
-        if (APR_ARRAY_IDX(dc->reasons, i, ss_reason_t).code == spec.code) {
-            entry = &APR_ARRAY_IDX(dc->reasons, i, ss_reason_t);
+    for (i = 0; i < dc->reasons->list->nelts; i++) {
+        ss_reason_t *e = &APR_ARRAY_IDX(dc->reasons->list, i, ss_reason_t);
+        if (e->code == spec.code) {
+            entry = e;
         }
     }
     if (!entry) {
-        entry = apr_array_push(dc->reasons);
+        entry = apr_array_push(dc->reasons->list);
     }
+    dc->reasons->codes[(spec.code - SS_CODE_MIN) / 8] |=
+        1u << ((spec.code - SS_CODE_MIN) % 8);
     entry->code = spec.code;
     entry->reason = apr_pstrdup(cmd->pool, spec.reason);
     return NULL;
@@ -508,11 +541,13 @@ static const char *ss_conf_reason(const ss_dir_conf_t *dc, int code)
 {
     int i;
 
-    if (!dc->reasons) {
+    if (!dc->reasons || code < SS_CODE_MIN || code > SS_CODE_MAX
+        || !SS_CODE_BIT(dc->reasons, code)) {
         return NULL;
     }
-    for (i = 0; i < dc->reasons->nelts; i++) {
-        const ss_reason_t *e = &APR_ARRAY_IDX(dc->reasons, i, ss_reason_t);
+    for (i = 0; i < dc->reasons->list->nelts; i++) {
+        const ss_reason_t *e = &APR_ARRAY_IDX(dc->reasons->list, i,
+                                              ss_reason_t);
         if (e->code == code) {
             return e->reason;
         }
@@ -936,8 +971,10 @@ static void ss_response_phase(request_rec *r)
         st = rq->st;
     }
     else {
-        memset(&st, 0, sizeof(st));
+        /* Only code and substatus are read unless a setter acts below,
+         * and a setter replaces the whole tuple. */
         st.code = r->status;
+        st.substatus = 0;
     }
     if (dc->from_header && ss_from_header(r, dc, &st)) {
         acted = 1;
@@ -984,8 +1021,15 @@ static void ss_insert_filter(request_rec *r)
     if (r->main) {
         return;
     }
-    rq = ss_req_get(r);
-    ss_mark(r, SS_F_STARTED);
+    if (!ss_slot(r) && !r->prev) {
+        /* The usual request: no setter, no request before it. */
+        ss_slot_set(r, &ss_markers[SS_F_STARTED]);
+        rq = NULL;
+    }
+    else {
+        rq = ss_req_get(r);
+        ss_mark(r, SS_F_STARTED);
+    }
     if (rq) {
         r->no_cache = 1;
         ss_ensure_filter(r);

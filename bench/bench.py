@@ -7,8 +7,12 @@ For each comparison, two servers (A and B) run at once on loopback:
     `valgrind --tool=callgrind apache2 -X` twice, serving N1 and then N2
     requests over one keep-alive connection; (I(N2) - I(N1)) / (N2 - N1)
     cancels start-up and shut-down.  Deterministic: the bars are on these.
-  * requests/s: wrk (HTTP/1.1) or h2load (HTTP/2) against A, B, A, B, ...
-    ROUNDS times; the median of the B/A ratios, with min and max.
+  * requests/s: ROUNDS rounds; in each, wrk (HTTP/1.1) or h2load (HTTP/2)
+    load A and B at the same time, both servers on one core and the
+    clients on the other, so that the machine's noise weighs on both
+    alike; the median of the B/A ratios, with min and max.  (Run one after
+    the other, A B A B, two identical servers differ by up to 10% here;
+    side by side, by under 1%: the first row measures that floor.)
   * RSS: peak (VmHWM) and steady (VmRSS) of each server's child after its
     runs.
 
@@ -159,23 +163,38 @@ def h2_requests(port, path, n):
                    check=True, capture_output=True, timeout=600)
 
 
-def rps(port, cfg):
+def load_client(port, cfg, seconds):
+    """Start wrk (HTTP/1.1) or h2load (HTTP/2) on cfg's path."""
     url = "http://127.0.0.1:%d%s" % (port, cfg.path)
     if cfg.h2:
-        out = subprocess.run(CLIENT_CPU + ["h2load", "-D%d" % SECONDS,
-                                           "-c8", "-m10", "-t1", url],
-                             capture_output=True, text=True,
-                             timeout=SECONDS + 60).stdout
-        m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+        cmd = ["h2load", "-D%d" % seconds, "-c4", "-m10", "-t1", url]
     else:
-        out = subprocess.run(CLIENT_CPU + ["wrk", "-t1", "-c8",
-                                           "-d%ds" % SECONDS, url],
-                             capture_output=True, text=True,
-                             timeout=SECONDS + 60).stdout
-        m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+        cmd = ["wrk", "-t1", "-c4", "-d%ds" % seconds, url]
+    return subprocess.Popen(CLIENT_CPU + cmd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def client_rate(proc):
+    out = proc.communicate(timeout=SECONDS + 120)[0]
+    m = (re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+         or re.search(r"Requests/sec:\s+([\d.]+)", out))
     if not m:
         raise RuntimeError("no rate in:\n" + out)
     return float(m.group(1))
+
+
+def paired_rates(ha, a, hb, b, b_first=False, warmup=False):
+    """One round: A and B loaded at the same time, on the same core, so
+    that whatever else the machine does weighs on both alike.  Which client
+    starts first alternates from round to round."""
+    seconds = 1 if warmup else SECONDS
+    if b_first:
+        pb = load_client(hb.port, b, seconds)
+        pa = load_client(ha.port, a, seconds)
+    else:
+        pa = load_client(ha.port, a, seconds)
+        pb = load_client(hb.port, b, seconds)
+    return client_rate(pa), client_rate(pb)
 
 
 # -- measurements --------------------------------------------------------------
@@ -232,25 +251,30 @@ def child_rss(h):
 
 
 def compare(a, b):
-    """Run A and B side by side; return the figures of the comparison."""
+    """Run A and B side by side; return the figures of the comparison.
+
+    Every round starts both servers afresh (which one first alternates):
+    two instances of one configuration can differ by 2% for as long as
+    they live (where their memory lies, which ports they have), so a
+    figure taken from one pair of processes would measure that pair."""
     ia, ib = instructions(a), instructions(b)
-    ha, hb = server(a), server(b)
-    ha.start(cpus=SERVER_CPU)
-    hb.start(cpus=SERVER_CPU)
-    try:
-        # One warm-up run each, not counted.
-        rps(ha.port, a)
-        rps(hb.port, b)
-        ra, rb, ratios = [], [], []
-        for _ in range(ROUNDS):
-            x, y = rps(ha.port, a), rps(hb.port, b)
-            ra.append(x)
-            rb.append(y)
-            ratios.append(y / x)
-        rss_a, rss_b = child_rss(ha), child_rss(hb)
-    finally:
-        ha.cleanup()
-        hb.cleanup()
+    ra, rb, ratios = [], [], []
+    rss_a = rss_b = (0, 0)
+    for i in range(ROUNDS):
+        ha, hb = server(a), server(b)
+        first, second = (hb, ha) if i % 2 else (ha, hb)
+        first.start(cpus=SERVER_CPU)
+        second.start(cpus=SERVER_CPU)
+        try:
+            paired_rates(ha, a, hb, b, warmup=True)
+            x, y = paired_rates(ha, a, hb, b, b_first=i % 2 == 1)
+            rss_a, rss_b = child_rss(ha), child_rss(hb)
+        finally:
+            ha.cleanup()
+            hb.cleanup()
+        ra.append(x)
+        rb.append(y)
+        ratios.append(y / x)
     return {"a": a.name, "b": b.name, "ia": ia, "ib": ib, "iratio": ib / ia,
             "ra": statistics.median(ra), "rb": statistics.median(rb),
             "rratio": statistics.median(ratios), "rmin": min(ratios),
@@ -270,6 +294,11 @@ def main():
     moddir, benchmod = build_bench_module()
     api = API.replace("@BENCHMOD@", benchmod)
     comparisons = [
+        ("noise floor: the same server twice",
+         Config("not loaded", without_module(UNMATCHED), "/index.html",
+                loaded=False),
+         Config("not loaded", without_module(UNMATCHED), "/index.html",
+                loaded=False), []),
         ("loaded, matching nothing vs not loaded (HTTP/1.1)",
          Config("not loaded", without_module(UNMATCHED), "/index.html",
                 loaded=False),
