@@ -642,6 +642,15 @@ static void ss_mark(request_rec *r, unsigned flag)
     }
 }
 
+/* rq was set on a request that then failed with another error code and
+ * was redirected to that code's ErrorDocument: rq no longer applies. */
+static int ss_superseded(const ss_req_t *rq)
+{
+    const request_rec *o = rq->owner;
+
+    return o->next && o->status != HTTP_OK && o->status != rq->st.code;
+}
+
 /* What a setter chose for r, adopting the state of the request r was
  * internally redirected from (ErrorDocument, mod_rewrite), whose status it
  * carries.  NULL when nothing was set, or when it was dropped. */
@@ -656,6 +665,9 @@ static ss_req_t *ss_req_get(request_rec *r)
     for (prev = r->prev; prev; prev = prev->prev) {
         ss_req_t *rq = ss_slot(prev);
         if (rq && rq->has_status) {
+            if (ss_superseded(rq)) {
+                return NULL;
+            }
             rq->flags |= slot ? slot->flags : 0;
             ss_slot_set(r, rq);
             /* SPEC 4: notes are on the final request.  The environment
@@ -676,7 +688,7 @@ static const ss_req_t *ss_req_find(const request_rec *r)
     for (; r; r = r->prev) {
         const ss_req_t *rq = ss_slot(r);
         if (rq && rq->has_status) {
-            return rq;
+            return ss_superseded(rq) ? NULL : rq;
         }
         if (rq && (rq->flags & SS_F_FORGOTTEN)) {
             break;
@@ -961,9 +973,10 @@ static void ss_response_phase(request_rec *r)
     ss_status_t st;
     int acted = 0;
 
-    if (rq && rq->owner != r && rq->st.code != r->status) {
-        /* An ErrorDocument (or other redirect target) chose a status of
-         * its own: that is the response, as without this module. */
+    if (rq && rq->owner != r && rq->st.code != r->status
+        && r->status != r->prev->status) {
+        /* An ErrorDocument (or other redirect target) changed the status
+         * it was given: that is the response, as without this module. */
         ss_forget(r);
         rq = NULL;
     }
@@ -1159,9 +1172,12 @@ static apr_status_t ss_set_status(request_rec *r, int status,
     }
     if (!r->main) {
         ss_ensure_filter(r);
-        if (rq->flags & SS_F_STARTED) {
+        if ((rq->flags & SS_F_STARTED)
+            && (!r->prev || r->prev->status != HTTP_OK)) {
             /* Called by the handler or a filter: the response is being
-             * made, and this is its status, for every filter to see. */
+             * made, and this is its status, for every filter to see.  (Not
+             * on the target of a plain internal redirect: httpd takes a
+             * status other than 200 there for a failed ErrorDocument.) */
             ss_assert_status(r, rq);
             r->no_cache = 1;
         }
@@ -1279,9 +1295,8 @@ static const command_rec ss_cmds[] = {
 };
 
 static const char *const ss_fixups_pre[] = {
-    "mod_rewrite.c", "mod_env.c", "mod_headers.c", NULL
+    "mod_rewrite.c", "mod_env.c", "mod_headers.c", "mod_dir.c", NULL
 };
-static const char *const ss_fixups_succ[] = { "mod_dir.c", NULL };
 
 static void ss_register_hooks(apr_pool_t *p)
 {
@@ -1296,11 +1311,11 @@ static void ss_register_hooks(apr_pool_t *p)
     /* Log tags must exist before mod_log_config parses LogFormat, which
      * happens while the configuration is read: register them first. */
     ap_hook_pre_config(ss_pre_config, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    /* Late in fixups, so that the fixups a rule's expr= may read have run
-     * (mod_rewrite, mod_env's SetEnv, mod_headers' RequestHeader), but
-     * before mod_dir's, whose DirectoryIndex look-up is a whole subrequest
-     * wasted on a request that a rule ends. */
-    ap_hook_fixups(ss_fixups, ss_fixups_pre, ss_fixups_succ, APR_HOOK_LAST);
+    /* Late in fixups, after the fixups a rule's expr= may read (mod_rewrite,
+     * mod_env's SetEnv, mod_headers' RequestHeader) and after mod_dir's:
+     * its DirectoryIndex look-up swaps in the index file's configuration,
+     * whose rules must apply to the directory's URL too. */
+    ap_hook_fixups(ss_fixups, ss_fixups_pre, NULL, APR_HOOK_LAST);
     /* First, so that a 2xx rule's empty response wins over any handler. */
     ap_hook_handler(ss_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     /* Both paths: normal responses and ap_send_error_response(). */

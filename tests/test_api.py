@@ -289,6 +289,13 @@ def test_echo_after_api_error(srv):
         ("200", "0", "0", "OK")
 
 
+def test_echo_does_not_report_a_status_the_error_replaced(srv):
+    # Set 404.7, then fail with 403: the ErrorDocument answers the 403.
+    r = call(srv, "/api-ed-echo", calls=["404 7 0 -"], ret=403)
+    assert r.status_line == b"HTTP/1.1 200 OK"
+    assert r.body == b"HTTP Status: 403.0 Forbidden\n"
+
+
 def test_echo_after_status_set_rule(srv):
     r = http(srv.port, "/rule-echo")
     assert r.status_line == b"HTTP/1.1 200 OK"

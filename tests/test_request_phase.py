@@ -142,6 +142,24 @@ StatusSet 503.9 "From Server" "expr=%{HTTP:X-Server} == 'on'"
 <Location /deny>
     StatusSet 403 "Denied Main"
 </Location>
+
+<Directory "@ROOT@/htdocs/dix">
+    DirectoryIndex secret.html
+    <Files "secret.html">
+        StatusSet 403.9 "Index Denied"
+    </Files>
+</Directory>
+<Directory "@ROOT@/htdocs/lix">
+    DirectoryIndex secret.html
+</Directory>
+<Location /lix/secret.html>
+    StatusSet 404.4 "Loc Denied"
+</Location>
+<Location /typed>
+    RewriteEngine On
+    RewriteRule ^ - [T=application/x-blocked]
+    StatusSet 403.1 "Blocked Type" "expr=%{CONTENT_TYPE} == 'application/x-blocked'"
+</Location>
 <Directory "@ROOT@/htdocs/ssi">
     Options +Includes
 </Directory>
@@ -179,6 +197,9 @@ FILES = {
     "htdocs/ht-all/.htaccess": "StatusSetFromHeader X-App-Status\n",
     "htdocs/ht-all/file.txt": "all file\n",
     "htdocs/deny/file.txt": "denied content\n",
+    "htdocs/dix/secret.html": "SECRET\n",
+    "htdocs/lix/secret.html": "SECRET\n",
+    "htdocs/typed/file.txt": "typed\n",
     "htdocs/ssi/page.shtml":
         'before <!--#include virtual="/deny/file.txt" --> after\n',
     "cgi-bin/env.cgi": ENV_CGI,
@@ -562,6 +583,26 @@ def test_untouched_request_logs_zeros(srv, errlog):
     assert (a["status"], a["sub"], a["error"], a["reason"]) == \
         ("200", "0", "0", "OK")
     assert not ss0001_lines(errlog)
+
+
+@pytest.mark.parametrize("path,line", [
+    ("/dix/", b"HTTP/1.1 403 Index Denied"),
+    ("/dix/secret.html", b"HTTP/1.1 403 Index Denied"),
+    ("/lix/", b"HTTP/1.1 404 Loc Denied"),
+])
+def test_rules_of_the_directory_index_apply_to_the_directory(srv, path,
+                                                             line):
+    # mod_dir swaps in the index file's configuration in its fixup; the
+    # rules run after it, so a rule on the index file guards "/dir/" too.
+    r = http(srv.port, path)
+    assert r.status_line == line
+    assert b"SECRET" not in r.body
+
+
+def test_rules_see_mod_rewrite_type(srv):
+    # mod_rewrite's [T=] acts in its late fixup; the rules run after it.
+    r = http(srv.port, "/typed/file.txt")
+    assert r.status_line == b"HTTP/1.1 403 Blocked Type"
 
 
 def test_subrequests_are_never_changed(srv):

@@ -154,6 +154,7 @@ CacheEnable socache /apicache/
 <Location /order>
     SetHandler ss-test
     StatusSetFromHeader X-App-Status
+    ErrorDocument 403 /order-errors/403.html
 </Location>
 <Location /order/rule>
     StatusSetResponse 409.2 410.3 "Rule Last"
@@ -192,6 +193,7 @@ FILES = {
     "htdocs/ssi/page.shtml":
         'before <!--#include virtual="/rw/ssi/file.txt" --> after\n',
     "htdocs/errors/403.html": "<p>custom 403 page</p>\n",
+    "htdocs/order-errors/403.html": "<p>order 403 page</p>\n",
     "cgi-bin/status.cgi": STATUS_CGI,
     "backend/b404.asis": asis("404 Backend Phrase", body="backend 404\n"),
     "backend/b500.asis": asis("500 Backend Broke", body="backend 500\n"),
@@ -550,6 +552,27 @@ def test_late_call_on_head_after_flush_is_refused(srv):
     assert r.status_line == b"HTTP/1.1 200 OK"
     a = access(srv, r)
     assert (a["status"], a["sub"]) == ("200", "0")
+
+
+def test_api_status_survives_internal_redirect(srv):
+    # Set before the handler, then mod_rewrite redirects internally: the
+    # target's response carries the status set.
+    r = http(srv.port, "/rw-api/go", headers=[
+        "X-SS-Phase: post_read_request",
+        "X-SS-Call1: 451 7 0 Legal%20Reasons"])
+    assert r.status_line == b"HTTP/1.1 451 Legal Reasons"
+    a = access(srv, r)
+    assert (a["status"], a["sub"], a["note_src"]) == ("451", "7", "api")
+
+
+def test_api_in_redirect_target_then_error_uses_errordocument(srv):
+    # The redirect target's handler sets 403.6 and returns 403: httpd's
+    # error path with its ErrorDocument, as on a request of its own.
+    r = http(srv.port, "/rw-api/go", headers=[
+        "X-SS-Phase: handler", "X-SS-Target: 1",
+        "X-SS-Call1: 403 6 0 Nope", "X-SS-Return: 403"])
+    assert r.status_line == b"HTTP/1.1 403 Nope"
+    assert r.body == b"<p>order 403 page</p>\n"
 
 
 def test_api_dropped_when_redirect_target_fails(srv):

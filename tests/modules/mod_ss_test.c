@@ -12,6 +12,8 @@
  *   X-SS-Flush: 1 -- the handler writes and flushes "early\n" first
  *   X-SS-Handler-Return: what the "ss-test" handler returns, also on an
  *       internally redirected request
+ *   X-SS-Target: 1 -- the phase's calls are made on the request that an
+ *       internal redirect made, not on the first
  *   X-SS-Emit: the handler sends this (%-decoded) as the response header
  *       X-App-Status, for StatusSetFromHeader; X-SS-Emit2: a second one
  *
@@ -67,7 +69,12 @@ static char *t_decode(apr_pool_t *p, const char *s)
 static int t_is_phase(request_rec *r, const char *phase)
 {
     const char *want = apr_table_get(r->headers_in, "X-SS-Phase");
-    return !r->main && !r->prev && want && strcmp(want, phase) == 0;
+    /* X-SS-Target: 1 -- call on the request an internal redirect made,
+     * instead of on the first. */
+    int on_target = apr_table_get(r->headers_in, "X-SS-Target") != NULL;
+
+    return !r->main && (on_target ? r->prev != NULL : r->prev == NULL)
+           && want && strcmp(want, phase) == 0;
 }
 
 static void t_call(request_rec *r, const char *header)
