@@ -15,6 +15,19 @@
  *       The phrase for CODE whenever no setter chose one, including codes
  *       Apache has no name for (which it would otherwise send as 500).
  *
+ *   StatusSetResponse MATCH CODE[.SUB] ["REASON"] [error=N] [expr=EXPR]
+ *       Output filter.  The first rule whose MATCH (404, 404.13, 4xx,
+ *       500-504, *) fits the response's status rewrites it; rules are
+ *       indexed by code.
+ *
+ *   StatusSetFromHeader HEADER-NAME [keep] | off
+ *       Output filter.  A response header holding a status value is
+ *       applied as a setter and removed.
+ *
+ * The C API (mod_status_set.h) sets the same tuple from other modules.
+ * In the filter the order is: the handler's status, the API's (or a
+ * StatusSet rule's), the header, the response rules, the reason table.
+ *
  * Whatever a setter applies is recorded as request notes
  * (status-set-substatus, -error, -reason, -source), environment variables
  * (STATUS_SET_SUBSTATUS, _ERROR, _REASON), the log format tags %^SS %^SE
@@ -26,7 +39,8 @@
  * which the HTTP_HEADER filter replaces with "500 Internal Server Error"
  * for any code missing from its table.  The filter runs just before
  * HTTP_HEADER and writes the status line that the request should carry.
- * It is inserted only when a setter acted or a reason table applies.
+ * It is inserted only when a setter acted or the request's context has
+ * StatusSetReason, StatusSetResponse or StatusSetFromHeader.
  */
 
 #include "httpd.h"
