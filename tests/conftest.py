@@ -97,6 +97,10 @@ class ErrorLogCheck:
             out.extend(line for line in text.splitlines() if line.strip())
         return out
 
+    def lines_with(self, mid):
+        """The new lines that carry message id mid ("SS0001")."""
+        return [line for line in self.new_lines() if mid + ":" in line]
+
     def unexpected(self):
         bad = []
         for line in self.new_lines():
@@ -214,6 +218,11 @@ def raw(port, data, responses=1, heads=(), timeout=10):
         s.shutdown(socket.SHUT_WR)
         trailing = r.rest()
     return out, trailing
+
+
+def access(srv, resp):
+    """The parsed access-log line of a response from http() or curl()."""
+    return pyhttpd.parse_access(srv.access_line(resp.test_id))
 
 
 def new_id():

@@ -8,8 +8,8 @@ IIS SetStatus sample.
 
 import pytest
 
-from conftest import curl, http, start_server, stop_server
-from pyhttpd import ECHO_MODULE, parse_access
+from conftest import access, curl, http, start_server, stop_server
+from pyhttpd import ECHO_MODULE
 
 EINVAL, EGENERAL = 22, 20014
 
@@ -89,12 +89,6 @@ def rcs(resp):
     return [int(x) for x in resp.header("X-SS-RC").split(",")]
 
 
-def access(srv, resp):
-    return parse_access(srv.access_line(resp.test_id))
-
-
-def ss0001(errlog):
-    return [line for line in errlog.new_lines() if "SS0001:" in line]
 
 
 # -- success ----------------------------------------------------------------
@@ -114,7 +108,7 @@ def test_handler_sets_status_and_sends_its_body(srv, errlog):
     assert (a["note_sub"], a["note_err"], a["note_src"]) == ("13", "2", "api")
     assert (a["env_sub"], a["env_err"], a["env_reason"]) == \
         ("13", "2", "Not Here")
-    logged = ss0001(errlog)
+    logged = errlog.lines_with("SS0001")
     assert len(logged) == 1
     assert 'SS0001: status 404.13 "Not Here" error=2 set by api for /api' \
         in logged[0]
@@ -180,7 +174,7 @@ def test_invalid_arguments_return_einval_and_change_nothing(srv, errlog, spec):
     assert (a["status"], a["sub"], a["error"], a["reason"]) == \
         ("200", "0", "0", "OK")
     assert a["note_src"] == "-" and a["env_sub"] == "-"
-    assert not ss0001(errlog)
+    assert not errlog.lines_with("SS0001")
 
 
 def test_empty_reason_is_invalid(srv):
@@ -214,7 +208,7 @@ def test_late_call_after_flush_is_egeneral(srv, errlog):
     assert (rep["status"], rep["sub"]) == (200, 0)
     a = access(srv, r)
     assert (a["status"], a["sub"], a["error"]) == ("200", "0", "0")
-    assert not ss0001(errlog)
+    assert not errlog.lines_with("SS0001")
 
 
 # -- phases -----------------------------------------------------------------

@@ -2,8 +2,7 @@
 
 import pytest
 
-from conftest import http, start_server, stop_server
-from pyhttpd import parse_access
+from conftest import access, http, start_server, stop_server
 
 CONF = r"""
 StatusSetReason 404 "Server Level Phrase"
@@ -30,7 +29,7 @@ def srv():
 def test_vhost_rule_applies_in_its_vhost(srv):
     r = http(srv.port, "/door", headers=["Host: vhost.test"])
     assert r.status_line == b"HTTP/1.1 421 Wrong Door"
-    a = parse_access(srv.access_line(r.test_id))
+    a = access(srv, r)
     assert (a["sub"], a["error"]) == ("2", "7")
     line = srv.conf_line("StatusSet 421.2")
     assert a["note_src"] == "%s:%d" % (srv.conf_path, line)

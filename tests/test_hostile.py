@@ -7,12 +7,10 @@ middle of a body, never crash a child or desynchronise a connection.
 """
 
 import socket
-import time
 
 import pytest
 
-from conftest import http, raw, start_server, stop_server
-from pyhttpd import parse_access
+from conftest import access, http, raw, start_server, stop_server
 
 CONF = r"""
 LoadModule ss_test_module "@TESTMOD@"
@@ -90,9 +88,6 @@ def srv(ss_test_module):
     yield h
     stop_server(h)
 
-
-def access(srv, resp):
-    return parse_access(srv.access_line(resp.test_id))
 
 
 def test_catalogue_is_large_enough():

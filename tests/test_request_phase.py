@@ -10,8 +10,7 @@ import re
 
 import pytest
 
-from conftest import curl, http, raw, start_server, stop_server
-from pyhttpd import parse_access
+from conftest import access, curl, http, raw, start_server, stop_server
 
 CONF = r"""
 StatusSetReason 499 "Client Closed Request"
@@ -216,12 +215,6 @@ def srv():
     stop_server(h)
 
 
-def access(srv, resp):
-    return parse_access(srv.access_line(resp.test_id))
-
-
-def ss0001_lines(errlog):
-    return [line for line in errlog.new_lines() if "SS0001:" in line]
 
 
 # -- codes Apache has no name for --------------------------------------------
@@ -569,7 +562,7 @@ def test_notes_env_and_error_log(srv, errlog):
     assert a["note_src"] == "%s:%d" % (srv.conf_path, line)
     assert a["env_sub"] == "7" and a["env_err"] == "104"
     assert a["env_reason"] == "Client Closed Request"
-    logged = ss0001_lines(errlog)
+    logged = errlog.lines_with("SS0001")
     assert len(logged) == 1, logged
     assert "[status_set:info]" in logged[0]
     assert ('SS0001: status 499.7 "Client Closed Request" error=104 set by '
@@ -582,7 +575,7 @@ def test_untouched_request_logs_zeros(srv, errlog):
     a = access(srv, r)
     assert (a["status"], a["sub"], a["error"], a["reason"]) == \
         ("200", "0", "0", "OK")
-    assert not ss0001_lines(errlog)
+    assert not errlog.lines_with("SS0001")
 
 
 @pytest.mark.parametrize("path,line", [

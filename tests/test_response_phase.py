@@ -7,12 +7,11 @@ serves mod_asis files, so every backend status line and header is exact;
 off.
 """
 
-import time
 
 import pytest
 
-from conftest import curl, http, raw, start_server, stop_server
-from pyhttpd import BASE_MODULES, parse_access
+from conftest import access, curl, http, raw, start_server, stop_server
+from pyhttpd import BASE_MODULES
 
 MODULES = BASE_MODULES + ["proxy", "proxy_http", "asis", "cache",
                           "cache_socache", "socache_shmcb"]
@@ -220,12 +219,6 @@ def srv(ss_test_module):
     stop_server(h)
 
 
-def access(srv, resp):
-    return parse_access(srv.access_line(resp.test_id))
-
-
-def warnings(errlog, mid):
-    return [line for line in errlog.new_lines() if mid + ":" in line]
 
 
 # -- MATCH: exact, substatus, class, range, *, lists ---------------------------
@@ -454,7 +447,7 @@ def test_header_bridge_invalid_ignored_with_one_warning(srv, errlog, path,
     r = http(srv.port, path, headers=headers)
     assert r.status_line == b"HTTP/1.1 200 OK"
     assert r.header("X-App-Status") is None
-    w = warnings(errlog, "SS0004")
+    w = errlog.lines_with("SS0004")
     assert len(w) == 1, w
     assert "[status_set:warn]" in w[0] and why in w[0]
     a = access(srv, r)
