@@ -569,16 +569,22 @@ static const char *ss_conf_reason(const ss_dir_conf_t *dc, int code)
     return NULL;
 }
 
+/* The StatusSetReason phrase for code in r's context, or NULL.  (In
+ * create_request hooks r has no configuration yet.) */
+static const char *ss_request_reason(const request_rec *r, int code)
+{
+    if (!r->per_dir_config) {
+        return NULL;
+    }
+    return ss_conf_reason(ap_get_module_config(r->per_dir_config,
+                                               &status_set_module), code);
+}
+
 /* A rule's status without a phrase gets its default for r. */
 static void ss_default_phrase(request_rec *r, ss_status_t *st)
 {
-    const char *reason = NULL;
+    const char *reason = ss_request_reason(r, st->code);
 
-    if (r->per_dir_config) {
-        reason = ss_conf_reason(ap_get_module_config(r->per_dir_config,
-                                                     &status_set_module),
-                                st->code);
-    }
     if (reason) {
         st->reason = reason;
         st->status_line = apr_psprintf(r->pool, "%03d %s", st->code, reason);
@@ -589,17 +595,11 @@ static void ss_default_phrase(request_rec *r, ss_status_t *st)
     }
 }
 
-/* SPEC 2: StatusSetReason, else Apache's phrase, else the class phrase.
- * (In create_request hooks r has no configuration yet.) */
+/* SPEC 2: StatusSetReason, else Apache's phrase, else the class phrase. */
 static const char *ss_default_reason(request_rec *r, int code)
 {
-    const char *reason = NULL;
+    const char *reason = ss_request_reason(r, code);
 
-    if (r->per_dir_config) {
-        reason = ss_conf_reason(ap_get_module_config(r->per_dir_config,
-                                                     &status_set_module),
-                                code);
-    }
     if (!reason) {
         reason = ss_apache_reason(code);
     }
@@ -618,12 +618,17 @@ static int ss_status_line_chosen(const request_rec *r)
              && l[3] == ' ' && l[4] != '\0';
 }
 
-static void ss_set_notes(request_rec *r, const ss_status_t *st)
+/* The notes of SPEC 4.  fresh: r's notes hold none of ours yet, so adding
+ * skips apr_table_setn()'s search for an old value. */
+static void ss_set_notes(request_rec *r, const ss_status_t *st, int fresh)
 {
-    apr_table_setn(r->notes, SS_NOTE_SUBSTATUS, st->sub_str);
-    apr_table_setn(r->notes, SS_NOTE_ERROR, st->err_str);
-    apr_table_setn(r->notes, SS_NOTE_REASON, st->reason);
-    apr_table_setn(r->notes, SS_NOTE_SOURCE, st->source);
+    void (*put)(apr_table_t *, const char *, const char *) =
+        fresh ? apr_table_addn : apr_table_setn;
+
+    put(r->notes, SS_NOTE_SUBSTATUS, st->sub_str);
+    put(r->notes, SS_NOTE_ERROR, st->err_str);
+    put(r->notes, SS_NOTE_REASON, st->reason);
+    put(r->notes, SS_NOTE_SOURCE, st->source);
 }
 
 static ss_req_t *ss_slot(const request_rec *r)
@@ -665,42 +670,12 @@ static int ss_superseded(const ss_req_t *rq)
     return o->next && o->status != HTTP_OK && o->status != rq->st.code;
 }
 
-/* What a setter chose for r, adopting the state of the request r was
- * internally redirected from (ErrorDocument, mod_rewrite), whose status it
- * carries.  NULL when nothing was set, or when it was dropped. */
-static ss_req_t *ss_req_get(request_rec *r)
-{
-    ss_req_t *slot = ss_slot(r);
-    request_rec *prev;
-
-    if (slot && (slot->has_status || (slot->flags & SS_F_FORGOTTEN))) {
-        return slot->has_status ? slot : NULL;
-    }
-    for (prev = r->prev; prev; prev = prev->prev) {
-        ss_req_t *rq = ss_slot(prev);
-        if (rq && rq->has_status) {
-            if (ss_superseded(rq)) {
-                return NULL;
-            }
-            rq->flags |= slot ? slot->flags : 0;
-            ss_slot_set(r, rq);
-            /* SPEC 4: notes are on the final request.  The environment
-             * reaches it renamed to REDIRECT_*, as Apache does it. */
-            ss_set_notes(r, &rq->st);
-            return rq;
-        }
-        if (rq && (rq->flags & SS_F_FORGOTTEN)) {
-            break;
-        }
-    }
-    return NULL;
-}
-
-/* The state a log tag reads: r's, or that of a request before it. */
-static const ss_req_t *ss_req_find(const request_rec *r)
+/* The state that applies to r: its own, or that of a request r was
+ * redirected from (log tags, ss_get_status(), adoption). */
+static ss_req_t *ss_req_find(const request_rec *r)
 {
     for (; r; r = r->prev) {
-        const ss_req_t *rq = ss_slot(r);
+        ss_req_t *rq = ss_slot(r);
         if (rq && rq->has_status) {
             return ss_superseded(rq) ? NULL : rq;
         }
@@ -710,6 +685,29 @@ static const ss_req_t *ss_req_find(const request_rec *r)
     }
     return NULL;
 }
+
+/* What a setter chose for r, adopting the state of the request r was
+ * internally redirected from (ErrorDocument, mod_rewrite), whose status it
+ * carries.  NULL when nothing was set, or when it was dropped. */
+static ss_req_t *ss_req_get(request_rec *r)
+{
+    ss_req_t *slot = ss_slot(r);
+    ss_req_t *rq;
+
+    if (slot && slot->has_status) {
+        return slot;
+    }
+    rq = ss_req_find(r);
+    if (rq) {
+        rq->flags |= slot ? slot->flags : 0;
+        ss_slot_set(r, rq);
+        /* SPEC 4: notes are on the final request.  The environment
+         * reaches it renamed to REDIRECT_*, as Apache does it. */
+        ss_set_notes(r, &rq->st, 0);
+    }
+    return rq;
+}
+
 
 /* Record an applied status on r: state, notes, environment, error log.
  * st must have its reason; it is copied.  NULL when out of memory. */
@@ -727,17 +725,8 @@ static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
     rq->flags = ss_flags(r) & ~SS_F_FORGOTTEN;
     ss_slot_set(r, rq);
 
-    if (slot && slot->has_status) {
-        ss_set_notes(r, st);
-    }
-    else {
-        /* The first setter of r: its notes hold none of ours yet, and
-         * adding skips apr_table_setn()'s search for the old value. */
-        apr_table_addn(r->notes, SS_NOTE_SUBSTATUS, st->sub_str);
-        apr_table_addn(r->notes, SS_NOTE_ERROR, st->err_str);
-        apr_table_addn(r->notes, SS_NOTE_REASON, st->reason);
-        apr_table_addn(r->notes, SS_NOTE_SOURCE, st->source);
-    }
+    /* The first setter of r finds none of our notes there. */
+    ss_set_notes(r, st, !(slot && slot->has_status));
     apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, st->sub_str);
     apr_table_setn(r->subprocess_env, SS_ENV_ERROR, st->err_str);
     apr_table_setn(r->subprocess_env, SS_ENV_REASON, st->reason);
@@ -871,9 +860,7 @@ static void ss_assert_status(request_rec *r, const ss_req_t *rq)
         r->status_line = rq->st.status_line;
     }
     else if (!ss_status_line_chosen(r)) {
-        const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
-                                                       &status_set_module);
-        const char *reason = ss_conf_reason(dc, r->status);
+        const char *reason = ss_request_reason(r, r->status);
         if (reason) {
             r->status_line = apr_psprintf(r->pool, "%03d %s", r->status,
                                           reason);
