@@ -61,7 +61,8 @@
 
 module AP_MODULE_DECLARE_DATA status_set_module;
 
-#define SS_FILTER_NAME  "STATUS_SET"
+#define SS_ORIGIN_FILTER "STATUS_SET_ORIGIN"
+#define SS_FINAL_FILTER  "STATUS_SET_FINAL"
 
 #define SS_NOTE_SUBSTATUS "status-set-substatus"
 #define SS_NOTE_ERROR     "status-set-error"
@@ -71,7 +72,6 @@ module AP_MODULE_DECLARE_DATA status_set_module;
 #define SS_ENV_ERROR      "STATUS_SET_ERROR"
 #define SS_ENV_REASON     "STATUS_SET_REASON"
 
-static ap_filter_rec_t *ss_out_filter_handle;
 
 /* ------------------------------------------------------------------ */
 /* Types                                                              */
@@ -122,20 +122,29 @@ typedef struct {
 /* One StatusSetResponse rule. */
 typedef struct {
     ss_status_t st;           /* reason may be NULL */
+    const char *location;     /* 3xx only */
     ap_expr_info_t *expr;     /* NULL: always matches */
 } ss_resp_rule_t;
 
-/* An entry of a code's list: the rule, and the substatus it wants. */
+/* One item of a rule's MATCH list: codes lo..hi, the substatus it wants
+ * (-1: any), and the rule's place in its context (file order). */
 typedef struct {
     const ss_resp_rule_t *rule;
-    int substatus;            /* -1: any */
+    int lo;
+    int hi;
+    int substatus;
+    int seq;
 } ss_resp_entry_t;
 
-/* The StatusSetResponse rules of one context, indexed by code: finding the
- * rules for a response costs the same with one rule or a thousand.  Each
- * list is in file order. */
+/* The StatusSetResponse rules of one context.  Items naming one code are
+ * indexed by code, so that a response finds its rules at the same cost with
+ * one rule or a thousand; items spanning codes (4xx, 500-504, *) are kept
+ * in one list.  Building it is linear in the rules: .htaccess files are
+ * read on every request. */
 typedef struct {
-    apr_array_header_t *by_code[SS_NCODES];   /* ss_resp_entry_t, or NULL */
+    apr_array_header_t **by_code;   /* SS_NCODES lists, or NULL */
+    apr_array_header_t *spans;      /* ss_resp_entry_t, or NULL */
+    int nrules;
 } ss_resp_set_t;
 
 /* Per-directory configuration.  Arrays are NULL when a context has none,
@@ -158,9 +167,12 @@ typedef struct {
  * share r->pool), so the final request sees what was set on the first.
  * Without a setter the slot holds NULL or one of the static markers
  * below, which cost no allocation. */
-#define SS_F_STARTED    0x1   /* the handler phase began: r->status is live */
+#define SS_F_STARTED    0x1   /* insert_filter ran: the handler is next */
 #define SS_F_COMMITTED  0x2   /* the status went out: too late to set */
 #define SS_F_FORGOTTEN  0x4   /* a later error response replaced the setter */
+#define SS_F_SUBREQ     0x8   /* a subrequest of r recorded a status */
+#define SS_F_MARKERS    0x10  /* the flags a marker can carry */
+#define SS_F_APPLIED    0x10  /* the setter's status is in r->status */
 
 typedef struct {
     request_rec *owner;       /* the request that set it */
@@ -171,7 +183,7 @@ typedef struct {
 } ss_req_t;
 
 /* Markers, indexed by their flags; never written at request time. */
-static ss_req_t ss_markers[8];
+static ss_req_t ss_markers[SS_F_MARKERS];
 
 /* ------------------------------------------------------------------ */
 /* Configuration                                                      */
@@ -330,6 +342,71 @@ static const char *ss_cmd_expr(cmd_parms *cmd, const char *text,
     return NULL;
 }
 
+/* A 3xx needs somewhere to send the client; nothing else takes one. */
+static const char *ss_cmd_location(cmd_parms *cmd, const ss_spec_t *spec)
+{
+    if (ap_is_HTTP_REDIRECT(spec->code) && !spec->location) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "status %d is a redirection and needs "
+                            "location=URL", spec->code));
+    }
+    if (!ap_is_HTTP_REDIRECT(spec->code) && spec->location) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                            "location= is allowed only with a 3xx status, "
+                            "not with %d", spec->code));
+    }
+    return NULL;
+}
+
+/* A directive's words, split by ap_getword_conf() as httpd splits every
+ * other directive's (TAKE_ARGV does too, but drops a last empty "" and
+ * stops at 64 words), so that quoting and backslashes mean here what they
+ * mean for mod_headers or mod_setenvif. */
+static int ss_cmd_words(cmd_parms *cmd, const char *args, char ***argv,
+                        const char **err)
+{
+    apr_array_header_t *words = apr_array_make(cmd->temp_pool, 4,
+                                               sizeof(char *));
+
+    *err = NULL;
+    *argv = NULL;
+
+    while (apr_isspace(*args)) {
+        args++;
+    }
+    while (*args) {
+        if (*args == '"' || *args == '\'') {
+            /* httpd takes an unterminated quote to the end of the line
+             * silently: say so instead. */
+            const char *s = args + 1;
+            while (*s && *s != *args) {
+                s += (*s == '\\' && (s[1] == *args || s[1] == '\\')) ? 2 : 1;
+            }
+            if (!*s) {
+                int i, in_expr = 0;
+                for (i = 0; i < words->nelts; i++) {
+                    in_expr |= !strncmp(APR_ARRAY_IDX(words, i, char *),
+                                        "expr=", 5);
+                }
+                *err = apr_psprintf(cmd->temp_pool, "unterminated quote in "
+                                    "'%s': close it, and write a quote "
+                                    "inside quotes as \\\"%s",
+                                    ss_escape_for_message(cmd->temp_pool,
+                                    args, strlen(args)), in_expr
+                                    ? "; httpd takes a quote only at the "
+                                      "start of a word, so quote the whole "
+                                      "option, as in \"expr=%{HTTP:X} == "
+                                      "'y'\"" : "");
+                return 0;
+            }
+        }
+        APR_ARRAY_PUSH(words, char *) = ap_getword_conf(cmd->temp_pool,
+                                                        &args);
+    }
+    *argv = (char **)words->elts;
+    return words->nelts;
+}
+
 static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
                                      const char *args)
 {
@@ -337,22 +414,19 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
     ss_spec_t spec;
     ss_rule_t *rule;
     const char *err;
+    char **argv;
+    int argc = ss_cmd_words(cmd, args, &argv, &err);
 
-    err = ss_parse_spec(cmd->temp_pool, args,
-                        SS_ALLOW_ERROR | SS_ALLOW_LOCATION | SS_ALLOW_EXPR,
-                        &spec);
+    if (!err) {
+        err = ss_parse_words(cmd->temp_pool, argc, (const char *const *)argv,
+                             SS_ALLOW_ERROR | SS_ALLOW_LOCATION
+                             | SS_ALLOW_EXPR, &spec);
+    }
     if (err) {
         return ss_cmd_error(cmd, err);
     }
-    if (ap_is_HTTP_REDIRECT(spec.code) && !spec.location) {
-        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
-                            "status %d is a redirection and needs "
-                            "location=URL", spec.code));
-    }
-    if (!ap_is_HTTP_REDIRECT(spec.code) && spec.location) {
-        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
-                            "location= is allowed only with a 3xx status, "
-                            "not with %d", spec.code));
+    if ((err = ss_cmd_location(cmd, &spec)) != NULL) {
+        return err;
     }
 
     rule = apr_pcalloc(cmd->pool, sizeof(*rule));
@@ -377,9 +451,13 @@ static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
     ss_spec_t spec;
     ss_reason_t *entry = NULL;
     const char *err;
-    int i;
+    char **argv;
+    int argc = ss_cmd_words(cmd, args, &argv, &err), i;
 
-    err = ss_parse_spec(cmd->temp_pool, args, 0, &spec);
+    if (!err) {
+        err = ss_parse_words(cmd->temp_pool, argc, (const char *const *)argv,
+                             0, &spec);
+    }
     if (err) {
         return ss_cmd_error(cmd, err);
     }
@@ -388,8 +466,8 @@ static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
                             "'%s' names a substatus: a reason "
                             "belongs to a bare code, as in "
                             "StatusSetReason 499 \"Client Closed Request\"",
-                            ss_escape_for_message(cmd->temp_pool, args,
-                                                  strlen(args))));
+                            ss_escape_for_message(cmd->temp_pool, argv[0],
+                                                  strlen(argv[0]))));
     }
     if (!spec.reason) {
         return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
@@ -419,58 +497,72 @@ static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-/* Add entry to the list of code, in file order; a rule already last in
- * the list for any substatus needs no second entry. */
-static void ss_resp_index(apr_pool_t *p, ss_resp_set_t *set, int code,
-                          const ss_resp_rule_t *rule, int substatus)
+/* Add one MATCH item of rule to set: a single code to that code's list,
+ * anything wider to the list of spans.  Both stay in file order. */
+static void ss_resp_index(apr_pool_t *p, ss_resp_set_t *set,
+                          const ss_resp_rule_t *rule, const ss_match_t *m)
 {
-    apr_array_header_t **list = &set->by_code[code - SS_CODE_MIN];
+    apr_array_header_t **list;
     ss_resp_entry_t *e;
 
+    if (m->lo == m->hi) {
+        if (!set->by_code) {
+            set->by_code = apr_pcalloc(p, SS_NCODES * sizeof(*set->by_code));
+        }
+        list = &set->by_code[m->lo - SS_CODE_MIN];
+    }
+    else {
+        list = &set->spans;
+    }
     if (!*list) {
         *list = apr_array_make(p, 1, sizeof(ss_resp_entry_t));
     }
-    else {
-        e = &APR_ARRAY_IDX(*list, (*list)->nelts - 1, ss_resp_entry_t);
-        if (e->rule == rule && (e->substatus == -1
-                                || e->substatus == substatus)) {
-            return;
-        }
-    }
     e = apr_array_push(*list);
     e->rule = rule;
-    e->substatus = substatus;
+    e->lo = m->lo;
+    e->hi = m->hi;
+    e->substatus = m->substatus;
+    e->seq = set->nrules;
 }
 
 static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
                                    const char *args)
 {
     ss_dir_conf_t *dc = dconf;
-    const char *line = args, *match, *err;
     apr_array_header_t *matches;
     ss_resp_rule_t *rule;
     ss_spec_t spec;
-    int quoted, i, code;
+    const char *err;
+    char **argv;
+    int argc = ss_cmd_words(cmd, args, &argv, &err), i;
 
-    match = ss_next_word(cmd->temp_pool, &line, &quoted, &err);
-    if (!match) {
-        return ss_cmd_error(cmd, err ? err : "a MATCH list and a status are "
-                            "required: StatusSetResponse MATCH "
-                            "CODE[.SUBSTATUS] [\"REASON\"] [error=N] "
-                            "[expr=EXPRESSION]");
-    }
-    if ((err = ss_parse_match(cmd->temp_pool, match, &matches)) != NULL) {
-        return ss_cmd_error(cmd, err);
-    }
-    err = ss_parse_spec(cmd->temp_pool, line, SS_ALLOW_ERROR | SS_ALLOW_EXPR,
-                        &spec);
     if (err) {
         return ss_cmd_error(cmd, err);
+    }
+    if (argc < 2) {
+        return ss_cmd_error(cmd, "a MATCH list and a status are required: "
+                            "StatusSetResponse MATCH CODE[.SUBSTATUS] "
+                            "[\"REASON\"] [error=N] [location=URL] "
+                            "[expr=EXPRESSION]");
+    }
+    if ((err = ss_parse_match(cmd->temp_pool, argv[0], &matches)) != NULL) {
+        return ss_cmd_error(cmd, err);
+    }
+    err = ss_parse_words(cmd->temp_pool, argc - 1,
+                         (const char *const *)argv + 1,
+                         SS_ALLOW_ERROR | SS_ALLOW_LOCATION | SS_ALLOW_EXPR,
+                         &spec);
+    if (err) {
+        return ss_cmd_error(cmd, err);
+    }
+    if ((err = ss_cmd_location(cmd, &spec)) != NULL) {
+        return err;
     }
 
     rule = apr_pcalloc(cmd->pool, sizeof(*rule));
     ss_status_init(cmd->pool, &rule->st, spec.code, spec.substatus,
                    spec.error, spec.reason, ss_cmd_source(cmd));
+    rule->location = apr_pstrdup(cmd->pool, spec.location);
     if ((err = ss_cmd_expr(cmd, spec.expr, &rule->expr)) != NULL) {
         return err;
     }
@@ -483,11 +575,10 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
         APR_ARRAY_PUSH(dc->resp_sets, ss_resp_set_t *) = dc->own_set;
     }
     for (i = 0; i < matches->nelts; i++) {
-        const ss_match_t *m = &APR_ARRAY_IDX(matches, i, ss_match_t);
-        for (code = m->lo; code <= m->hi; code++) {
-            ss_resp_index(cmd->pool, dc->own_set, code, rule, m->substatus);
-        }
+        ss_resp_index(cmd->pool, dc->own_set, rule,
+                      &APR_ARRAY_IDX(matches, i, ss_match_t));
     }
+    dc->own_set->nrules++;
     return NULL;
 }
 
@@ -495,28 +586,24 @@ static const char *ss_cmd_from_header(cmd_parms *cmd, void *dconf,
                                       const char *args)
 {
     ss_dir_conf_t *dc = dconf;
-    const char *name, *keep = NULL, *extra = NULL, *s, *err;
-    int quoted;
+    char **argv;
+    const char *err;
+    int argc = ss_cmd_words(cmd, args, &argv, &err);
+    const char *name = argc > 0 ? argv[0] : NULL;
+    const char *keep = argc > 1 ? argv[1] : NULL, *s;
 
-    name = ss_next_word(cmd->temp_pool, &args, &quoted, &err);
-    if (name) {
-        keep = ss_next_word(cmd->temp_pool, &args, &quoted, &err);
-    }
-    if (keep) {
-        extra = ss_next_word(cmd->temp_pool, &args, &quoted, &err);
-    }
     if (err) {
         return ss_cmd_error(cmd, err);
     }
-    if (!name) {
+    if (!name || !*name) {
         return ss_cmd_error(cmd, "a header name is required: expected "
                             "HEADER-NAME [keep], or off");
     }
-    if (extra) {
+    if (argc > 2) {
         return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
                             "unexpected '%s': expected HEADER-NAME [keep], "
                             "or off", ss_escape_for_message(cmd->temp_pool,
-                            extra, strlen(extra))));
+                            argv[2], strlen(argv[2]))));
     }
     if (keep && strcasecmp(keep, "keep") != 0) {
         return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
@@ -709,12 +796,30 @@ static ss_req_t *ss_req_get(request_rec *r)
 }
 
 
+/* The URI the client asked for, for messages: that of the first request
+ * of an internal redirect chain, before mod_dir or mod_rewrite mapped it. */
+static const char *ss_client_uri(const request_rec *r)
+{
+    while (r->prev) {
+        r = r->prev;
+    }
+    return r->unparsed_uri ? r->unparsed_uri : r->uri;
+}
+
+static void ss_set_env(request_rec *r, const ss_status_t *st)
+{
+    apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, st->sub_str);
+    apr_table_setn(r->subprocess_env, SS_ENV_ERROR, st->err_str);
+    apr_table_setn(r->subprocess_env, SS_ENV_REASON, st->reason);
+}
+
 /* Record an applied status on r: state, notes, environment, error log.
  * st must have its reason; it is copied.  NULL when out of memory. */
 static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
 {
     ss_req_t *slot = ss_slot(r);
     ss_req_t *rq = apr_pcalloc(r->pool, sizeof(*rq));
+    request_rec *m;
 
     if (!rq) {
         return NULL;
@@ -722,28 +827,35 @@ static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
     rq->owner = r;
     rq->st = *st;
     rq->has_status = 1;
-    rq->flags = ss_flags(r) & ~SS_F_FORGOTTEN;
+    rq->flags = ss_flags(r) & ~(SS_F_FORGOTTEN | SS_F_APPLIED);
     ss_slot_set(r, rq);
 
     /* The first setter of r finds none of our notes there. */
     ss_set_notes(r, st, !(slot && slot->has_status));
-    apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, st->sub_str);
-    apr_table_setn(r->subprocess_env, SS_ENV_ERROR, st->err_str);
-    apr_table_setn(r->subprocess_env, SS_ENV_REASON, st->reason);
+    ss_set_env(r, st);
+
+    /* A fast redirect (mod_dir, mod_negotiation) copies a subrequest's
+     * notes and environment into its main request: tell the main request
+     * to take ours out again (ss_scrub). */
+    for (m = r->main; m; m = m->main) {
+        if (!m->main) {
+            ss_mark(m, SS_F_SUBREQ);
+        }
+    }
 
     /* The phrase was validated (no control byte), so it is safe here. */
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "SS0001: status %d.%s \"%s\" error=%s set by %s for %s",
-                  st->code, st->sub_str, st->reason, st->err_str, st->source,
-                  r->uri);
+    if (APLOGrinfo(r)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "SS0001: status %d.%s \"%s\" error=%s set by %s for %s",
+                      st->code, st->sub_str, st->reason, st->err_str,
+                      st->source, ap_escape_logitem(r->pool,
+                                                    ss_client_uri(r)));
+    }
     return rq;
 }
 
-/* Undo ss_record() on r, and hide what requests before r set: a later
- * error response is the answer, with nothing of ours in it. */
-static void ss_forget(request_rec *r)
+static void ss_unset_notes_env(request_rec *r)
 {
-    ss_slot_set(r, &ss_markers[(ss_flags(r) | SS_F_FORGOTTEN) & 7]);
     apr_table_unset(r->notes, SS_NOTE_SUBSTATUS);
     apr_table_unset(r->notes, SS_NOTE_ERROR);
     apr_table_unset(r->notes, SS_NOTE_REASON);
@@ -751,6 +863,39 @@ static void ss_forget(request_rec *r)
     apr_table_unset(r->subprocess_env, SS_ENV_SUBSTATUS);
     apr_table_unset(r->subprocess_env, SS_ENV_ERROR);
     apr_table_unset(r->subprocess_env, SS_ENV_REASON);
+}
+
+/* Undo ss_record() on r, and hide what requests before r set: a later
+ * error response is the answer, with nothing of ours in it. */
+static void ss_forget(request_rec *r)
+{
+    ss_slot_set(r, &ss_markers[(ss_flags(r) | SS_F_FORGOTTEN)
+                               & (SS_F_MARKERS - 1)]);
+    ss_unset_notes_env(r);
+}
+
+/* SPEC 6: a status set on a subrequest stays there.  After a fast
+ * redirect copied the subrequest's notes and environment into r, put
+ * back r's own (or none).  Only requests whose subrequest set a status
+ * pay for this. */
+static void ss_scrub(request_rec *r)
+{
+    ss_req_t *slot = ss_slot(r);
+
+    if (!(ss_flags(r) & SS_F_SUBREQ)) {
+        return;
+    }
+    if (slot && slot->has_status) {
+        ss_unset_notes_env(r);
+        ss_set_notes(r, &slot->st, 0);
+        if (slot->owner == r) {
+            /* (An adopted status reached r's environment as REDIRECT_*.) */
+            ss_set_env(r, &slot->st);
+        }
+    }
+    else {
+        ss_unset_notes_env(r);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -808,10 +953,18 @@ static int ss_fixups(request_rec *r)
     const ss_dir_conf_t *dc;
     int i;
 
-    /* Subrequests never change the response; an ErrorDocument's own
-     * request (an internal redirect that carries an error status) is
-     * already the answer to a failure. */
-    if (r->main || (r->prev && r->status != HTTP_OK)) {
+    if (r->main) {
+        /* Subrequests never change the response. */
+        return DECLINED;
+    }
+    /* After mod_dir's and mod_negotiation's fast redirects (fixups and
+     * type_checker, both before this hook). */
+    ss_scrub(r);
+    /* An ErrorDocument's own request is already the answer to a failure:
+     * httpd's test for it, as ap_die() makes it (a redirect from a request
+     * whose status is not 200).  The API never writes r->status early, so
+     * a handler's plain internal redirect is not taken for one. */
+    if (r->prev && r->status != HTTP_OK) {
         return DECLINED;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
@@ -853,11 +1006,12 @@ static int ss_handler(request_rec *r)
 
 /* Put the status line the request should carry into r: a setter's, or a
  * StatusSetReason phrase when nobody chose one. */
-static void ss_assert_status(request_rec *r, const ss_req_t *rq)
+static void ss_assert_status(request_rec *r, ss_req_t *rq)
 {
     if (rq) {
         r->status = rq->st.code;
         r->status_line = rq->st.status_line;
+        rq->flags |= SS_F_APPLIED;
     }
     else if (!ss_status_line_chosen(r)) {
         const char *reason = ss_request_reason(r, r->status);
@@ -898,8 +1052,9 @@ static int ss_count_header(const apr_table_t *t, const char *name)
 
 /* StatusSetFromHeader: the setter a handler or backend wrote into a
  * response header.  Fills *st and returns 1 if there is a valid one; an
- * invalid one is ignored with one warning.  Request headers are never
- * read: only headers_out and err_headers_out. */
+ * invalid one is ignored with one warning.  Either way the header is
+ * removed (unless keep).  Request headers are never read: only headers_out
+ * and err_headers_out. */
 static int ss_from_header(request_rec *r, const ss_dir_conf_t *dc,
                           ss_status_t *st)
 {
@@ -932,12 +1087,29 @@ static int ss_from_header(request_rec *r, const ss_dir_conf_t *dc,
                           reason, dc->from_source) == APR_SUCCESS;
 }
 
-/* The first StatusSetResponse rule for code.substatus whose expr= holds. */
+/* The entry of list at *i that fits code.substatus, advancing *i; NULL at
+ * the end. */
+static const ss_resp_entry_t *ss_next_entry(const apr_array_header_t *list,
+                                            int *i, int code, int substatus)
+{
+    for (; list && *i < list->nelts; ++*i) {
+        const ss_resp_entry_t *e = &APR_ARRAY_IDX(list, *i, ss_resp_entry_t);
+        if (code >= e->lo && code <= e->hi
+            && (e->substatus < 0 || e->substatus == substatus)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* The first StatusSetResponse rule for code.substatus whose expr= holds:
+ * within a context, in file order, taking the code's own list and the list
+ * of spans together. */
 static const ss_resp_rule_t *ss_find_resp_rule(request_rec *r,
                                                const ss_dir_conf_t *dc,
                                                int code, int substatus)
 {
-    int i, j;
+    int i;
 
     if (code < SS_CODE_MIN || code > SS_CODE_MAX) {
         return NULL;
@@ -945,13 +1117,23 @@ static const ss_resp_rule_t *ss_find_resp_rule(request_rec *r,
     for (i = 0; i < dc->resp_sets->nelts; i++) {
         const ss_resp_set_t *set = APR_ARRAY_IDX(dc->resp_sets, i,
                                                  ss_resp_set_t *);
-        const apr_array_header_t *list = set->by_code[code - SS_CODE_MIN];
+        const apr_array_header_t *one =
+            set->by_code ? set->by_code[code - SS_CODE_MIN] : NULL;
+        const ss_resp_entry_t *a, *b, *e;
+        int ia = 0, ib = 0;
 
-        for (j = 0; list && j < list->nelts; j++) {
-            const ss_resp_entry_t *e = &APR_ARRAY_IDX(list, j,
-                                                      ss_resp_entry_t);
-            if (e->substatus >= 0 && e->substatus != substatus) {
-                continue;
+        a = ss_next_entry(one, &ia, code, substatus);
+        b = ss_next_entry(set->spans, &ib, code, substatus);
+        while (a || b) {
+            if (a && (!b || a->seq < b->seq)) {
+                e = a;
+                ia++;
+                a = ss_next_entry(one, &ia, code, substatus);
+            }
+            else {
+                e = b;
+                ib++;
+                b = ss_next_entry(set->spans, &ib, code, substatus);
             }
             if (ss_expr_true(r, e->rule->expr, e->rule->st.source)) {
                 return e->rule;
@@ -961,72 +1143,146 @@ static const ss_resp_rule_t *ss_find_resp_rule(request_rec *r,
     return NULL;
 }
 
-/* The response phase, once, before HTTP_HEADER (SPEC 3): start from the
- * handler's status, then what the API or a StatusSet rule set, then
- * StatusSetFromHeader, then StatusSetResponse; StatusSetReason names it
- * when nobody chose a phrase. */
-static void ss_response_phase(request_rec *r)
+/* The setter's state that applies to r now, or NULL.  A state whose code
+ * r->status no longer carries is dropped when the status changed after it
+ * was applied (a byte range made 206 of a 200), or when the target of a
+ * redirect chose its own status (an ErrorDocument script, say): that
+ * status is the response, as without this module. */
+static ss_req_t *ss_current(request_rec *r)
 {
-    const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
-                                                   &status_set_module);
     ss_req_t *rq = ss_req_get(r);
-    const ss_resp_rule_t *rule;
-    ss_status_t st;
-    int acted = 0;
 
-    if (rq && rq->owner != r && rq->st.code != r->status
-        && r->status != r->prev->status) {
-        /* An ErrorDocument (or other redirect target) changed the status
-         * it was given: that is the response, as without this module. */
+    if (rq && rq->st.code != r->status
+        && ((rq->flags & SS_F_APPLIED)
+            || (rq->owner != r && r->prev
+                && r->status != r->prev->status))) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "SS0003: status %d replaces status %d set by %s",
+                      r->status, rq->st.code, rq->st.source);
         ss_forget(r);
         rq = NULL;
     }
-    if (rq) {
-        st = rq->st;
-    }
-    else {
-        /* Only code and substatus are read unless a setter acts below,
-         * and a setter replaces the whole tuple. */
-        st.code = r->status;
-        st.substatus = 0;
-    }
+    return rq;
+}
+
+/* The status of the handler's response, before mod_cache stores it and
+ * before byte ranges are cut from it: the handler's, then the API's (or a
+ * 2xx StatusSet rule's), then StatusSetFromHeader's.  Such a status is not
+ * cached: mod_cache would serve it on hits without this module's state. */
+static void ss_origin_phase(request_rec *r)
+{
+    const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                                   &status_set_module);
+    ss_req_t *rq = ss_current(r);
+    ss_status_t st;
+
     if (dc->from_header && ss_from_header(r, dc, &st)) {
-        acted = 1;
+        rq = ss_record(r, &st);
+    }
+    if (rq) {
+        ss_assert_status(r, rq);
+        r->no_cache = 1;
+    }
+}
+
+/* The status about to be written, after every filter that can change it
+ * (SPEC 3): StatusSetResponse, then StatusSetReason for the phrase. */
+static void ss_final_phase(request_rec *r)
+{
+    const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
+                                                   &status_set_module);
+    ss_req_t *rq = ss_current(r);
+    const ss_resp_rule_t *rule;
+    ss_status_t st;
+
+    if (rq && !(rq->flags & SS_F_APPLIED)) {
+        /* Set where STATUS_SET_ORIGIN had passed already (by a filter). */
+        ss_assert_status(r, rq);
     }
     if (dc->resp_sets
-        && (rule = ss_find_resp_rule(r, dc, st.code, st.substatus))) {
+        && (rule = ss_find_resp_rule(r, dc, r->status,
+                                     rq ? rq->st.substatus : 0))) {
         st = rule->st;
         if (!st.reason) {
             ss_default_phrase(r, &st);
         }
-        acted = 1;
-    }
-    if (acted) {
+        if (rule->location) {
+            apr_table_setn(r->headers_out, "Location", rule->location);
+        }
         rq = ss_record(r, &st);
     }
     ss_assert_status(r, rq);
 }
 
-/* Add the filter to r unless it is there already: the API may add it
- * before insert_filter runs (post_read_request) or after (handler). */
-static void ss_ensure_filter(request_rec *r)
+/* Is filter f, handle h, r's own?  (After an internal redirect the
+ * protocol filters, and ours among them, belong to the new request.) */
+static ap_filter_t *ss_find_filter(request_rec *r, ap_filter_rec_t *h)
 {
     ap_filter_t *f;
 
     for (f = r->output_filters; f; f = f->next) {
-        if (f->frec == ss_out_filter_handle && f->r == r) {
-            return;
+        if (f->frec == h && f->r == r) {
+            return f;
         }
     }
-    ap_add_output_filter_handle(ss_out_filter_handle, NULL, r, r->connection);
+    return NULL;
 }
 
-/* Only requests that a setter or a reason table concerns get the filter. */
-/* Runs as the handler is invoked.  r->status stays the handler's until
- * our filter runs (an internal redirect from the handler carries r->status
- * to the new request, which must not look like an ErrorDocument), so
- * mod_cache, whose CACHE_SAVE filter runs before ours, would store the
- * handler's status under a setter's: such responses are not cached. */
+static ap_filter_rec_t *ss_origin_handle, *ss_final_handle;
+static ap_filter_rec_t *ss_writer_h1, *ss_writer_h2;
+
+/* Put STATUS_SET_FINAL right before the filter that writes the status line
+ * (HTTP_HEADER, or mod_http2's H2_C2_RESPONSE_OUT that replaces it): after
+ * BYTERANGE and every other filter that can still change the status.
+ * httpd adds its protocol filters when it makes the request, and a filter
+ * added later goes after all filters of its type, so it is moved. */
+static void ss_add_final_filter(request_rec *r)
+{
+    ap_filter_t *ours, **pp, **writer;
+
+    if (ss_find_filter(r, ss_final_handle)) {
+        return;
+    }
+    ours = ap_add_output_filter_handle(ss_final_handle, NULL, r,
+                                       r->connection);
+    for (writer = &r->output_filters; *writer; writer = &(*writer)->next) {
+        if ((*writer)->r == r && ((*writer)->frec == ss_writer_h1
+                                  || ((*writer)->frec == ss_writer_h2
+                                      && ss_writer_h2))) {
+            break;
+        }
+    }
+    if (!ours || !*writer) {
+        /* No status line left to write: where it was added, the filter
+         * only marks the status as gone out. */
+        return;
+    }
+    for (pp = &(*writer)->next; *pp && *pp != ours; pp = &(*pp)->next) {
+    }
+    if (!*pp) {
+        return;
+    }
+    *pp = ours->next;                              /* unlink after writer */
+    ours->next = *writer;                          /* link before it */
+    if (r->proto_output_filters == *writer) {
+        r->proto_output_filters = ours;
+    }
+    *writer = ours;
+}
+
+/* The filters a request with a setter's state, or a context with
+ * response-phase directives, needs. */
+static void ss_add_filters(request_rec *r, int origin)
+{
+    if (origin && !ss_find_filter(r, ss_origin_handle)) {
+        ap_add_output_filter_handle(ss_origin_handle, NULL, r,
+                                    r->connection);
+    }
+    ss_add_final_filter(r);
+}
+
+/* Runs as the handler is invoked.  Only requests that a setter or a
+ * response-phase directive concerns get the filters. */
 static void ss_insert_filter(request_rec *r)
 {
     const ss_dir_conf_t *dc;
@@ -1041,39 +1297,38 @@ static void ss_insert_filter(request_rec *r)
         rq = NULL;
     }
     else {
+        ss_scrub(r);
         rq = ss_req_get(r);
         ss_mark(r, SS_F_STARTED);
     }
+    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
     if (rq) {
         r->no_cache = 1;
-        ss_ensure_filter(r);
-        return;
+        ss_add_filters(r, 1);
     }
-    /* No setter yet, so no API call has added the filter: add it without
-     * looking for it first. */
-    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (ss_conf_filters(dc)) {
-        ap_add_output_filter_handle(ss_out_filter_handle, NULL, r,
-                                    r->connection);
+    else if (ss_conf_filters(dc)) {
+        ss_add_filters(r, dc->from_header != NULL);
     }
 }
 
-/* ap_send_error_response() runs this before it writes the canned page,
- * whose title is r->status_line: set it now, so page and status line
- * agree, and again in the filter, after any ErrorDocument text. */
+/* ap_send_error_response() runs this after it dropped the content filters
+ * and before it replaces headers_out with err_headers_out and writes the
+ * canned page, whose title is r->status_line: here the error's status is
+ * decided, so the setter's state and a backend's header (ProxyErrorOverride
+ * sends the backend's error this way) apply here. */
 static void ss_insert_error_filter(request_rec *r)
 {
     const ss_dir_conf_t *dc;
     ss_req_t *rq;
+    ss_status_t st;
 
     if (r->main) {
         return;
     }
     rq = ss_req_get(r);
     if (rq && rq->st.code != r->status) {
-        /* The request failed with another code after the setter acted
-         * (or ErrorDocument redirects it elsewhere): Apache's error
-         * response is the answer, with nothing of ours in it. */
+        /* The request failed with another code after the setter acted:
+         * Apache's error response is the answer, with nothing of ours. */
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "SS0003: error response %d replaces status %d set "
                       "by %s", r->status, rq->st.code, rq->st.source);
@@ -1081,19 +1336,19 @@ static void ss_insert_error_filter(request_rec *r)
         rq = NULL;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
+    if (dc->from_header && ss_from_header(r, dc, &st)) {
+        rq = ss_record(r, &st);
+    }
+    ss_assert_status(r, rq);
     if (ss_conf_filters(dc)) {
-        ss_assert_status(r, rq);
-        ss_ensure_filter(r);
+        ss_add_final_filter(r);
     }
     else if (rq) {
-        /* Nothing later changes the status line of an error response:
-         * setting it now is enough, without a filter. */
-        ss_assert_status(r, rq);
+        /* Nothing later changes the status of an error response. */
+        ss_mark(r, SS_F_COMMITTED);
     }
 }
 
-/* Runs once, on the first brigade, before HTTP_HEADER writes the status
- * line; then it leaves the chain. */
 /* APR's ring macros subtract from a null pointer (APR_OFFSETOF), which
  * clang's -Wextra reports. */
 #if defined(__clang__)
@@ -1117,18 +1372,39 @@ static int ss_has_error_bucket(apr_bucket_brigade *bb)
 #pragma clang diagnostic pop
 #endif
 
-static apr_status_t ss_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+/* Both filters act once, on the first brigade, then leave the chain.  An
+ * error bucket (a request body too large, a failed backend) makes
+ * HTTP_HEADER call ap_die(), which starts the response over through
+ * insert_error_filter: leave r->status to it, or ap_die() would take ours
+ * for a failed ErrorDocument. */
+static apr_status_t ss_origin_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    /* An error bucket (a request body too large, say) makes HTTP_HEADER
-     * call ap_die(), which starts the response over through
-     * insert_error_filter: leave r->status to it, or ap_die() would take
-     * ours for a failed ErrorDocument. */
-    if (ss_has_error_bucket(bb)) {
-        return ap_pass_brigade(f->next, bb);
+    if (!ss_has_error_bucket(bb)) {
+        ss_origin_phase(f->r);
+        ap_remove_output_filter(f);
     }
-    ss_response_phase(f->r);
-    ss_mark(f->r, SS_F_COMMITTED);
-    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
+}
+
+static apr_status_t ss_final_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+
+    if (!ss_has_error_bucket(bb)) {
+        int was_bodiless = AP_STATUS_IS_HEADER_ONLY(r->status);
+
+        ss_final_phase(r);
+        if (was_bodiless && !AP_STATUS_IS_HEADER_ONLY(r->status)
+            && r->bytes_sent == 0 && !APR_BRIGADE_EMPTY(bb)
+            && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(bb))) {
+            /* CONTENT_LENGTH left the length alone for a 204 or 304; the
+             * status that replaces it says there is a body, and it is
+             * empty. */
+            ap_set_content_length(r, 0);
+        }
+        ss_mark(r, SS_F_COMMITTED);
+        ap_remove_output_filter(f);
+    }
     return ap_pass_brigade(f->next, bb);
 }
 
@@ -1148,12 +1424,16 @@ static int ss_status_sent(const request_rec *r)
     return 0;
 }
 
+/* SPEC 5: the state is kept, never written into r->status before the
+ * handler returns (httpd reads it: a request body is not read for a non-2xx
+ * status, and ap_die() takes a non-200 status on a redirected request for a
+ * failed ErrorDocument).  It is applied where the status is decided: the
+ * error path, or the first brigade of the response. */
 static apr_status_t ss_set_status(request_rec *r, int status,
                                   const char *reason, int substatus,
                                   apr_status_t error)
 {
     ss_status_t st;
-    ss_req_t *rq;
     apr_status_t rv;
 
     if (!r || ss_check_status(NULL, status, substatus)
@@ -1168,20 +1448,13 @@ static apr_status_t ss_set_status(request_rec *r, int status,
     }
     rv = ss_status_init(r->pool, &st, status, substatus, error, reason,
                         "api");
-    if (rv != APR_SUCCESS || !(rq = ss_record(r, &st))) {
+    if (rv != APR_SUCCESS || !ss_record(r, &st)) {
         return APR_ENOMEM;
     }
-    if (!r->main) {
-        ss_ensure_filter(r);
-        if ((rq->flags & SS_F_STARTED)
-            && (!r->prev || r->prev->status != HTTP_OK)) {
-            /* Called by the handler or a filter: the response is being
-             * made, and this is its status, for every filter to see.  (Not
-             * on the target of a plain internal redirect: httpd takes a
-             * status other than 200 there for a failed ErrorDocument.) */
-            ss_assert_status(r, rq);
-            r->no_cache = 1;
-        }
+    if (!r->main && (ss_flags(r) & SS_F_STARTED)) {
+        /* insert_filter has run: add what it would have added. */
+        r->no_cache = 1;
+        ss_add_filters(r, 1);
     }
     return APR_SUCCESS;
 }
@@ -1225,9 +1498,25 @@ static apr_status_t ss_get_status(request_rec *r, int *status,
 /* ------------------------------------------------------------------ */
 /* Log format tags                                                    */
 
+/* The request whose status line went out: the last of the redirect chain
+ * whose header the protocol filter wrote (it sets sent_bodyct).  Usually
+ * the final request; the first one when an ErrorDocument failed and httpd
+ * answered with the first request's error. */
+static request_rec *ss_wire_request(request_rec *r)
+{
+    request_rec *q;
+
+    for (q = r; q; q = q->prev) {
+        if (q->sent_bodyct) {
+            return q;
+        }
+    }
+    return r;
+}
+
 static const char *ss_log_substatus(request_rec *r, char *arg)
 {
-    const ss_req_t *rq = ss_req_find(r);
+    const ss_req_t *rq = ss_req_find(ss_wire_request(r));
 
     (void)arg;
     return rq ? rq->st.sub_str : "0";
@@ -1235,26 +1524,38 @@ static const char *ss_log_substatus(request_rec *r, char *arg)
 
 static const char *ss_log_error(request_rec *r, char *arg)
 {
-    const ss_req_t *rq = ss_req_find(r);
+    const ss_req_t *rq = ss_req_find(ss_wire_request(r));
 
     (void)arg;
     return rq ? rq->st.err_str : "0";
 }
 
-/* The phrase of the final status line, as HTTP_HEADER wrote it (or would
- * have: HTTP/2 sends none). */
+/* The phrase of the status line as HTTP_HEADER writes it (or would have:
+ * HTTP/2 sends none): r->status_line if it is "CODE" or "CODE phrase" for
+ * r->status (a bare "499" goes out as "499 ", and a bare known code gets
+ * Apache's phrase), else Apache's line for the code, "500 Internal Server
+ * Error" for codes it does not know. */
+static const char *ss_wire_reason(const request_rec *r)
+{
+    const char *l = r->status_line, *std = ap_get_status_line(r->status);
+    apr_size_t len = l ? strlen(l) : 0;
+
+    if (l && len >= 3 && apr_isdigit(l[0]) && apr_isdigit(l[1])
+        && apr_isdigit(l[2])
+        && (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0') == r->status
+        && (len == 3 || apr_isspace(l[3]))) {
+        if (len > 4 && l[4]) {
+            return l + 4;
+        }
+        return strncmp(std, l, 3) == 0 ? std + 4 : "";
+    }
+    return std + 4;
+}
+
 static const char *ss_log_reason(request_rec *r, char *arg)
 {
-    const char *reason;
-
     (void)arg;
-    if (ss_status_line_chosen(r)) {
-        reason = r->status_line + 4;
-    }
-    else {
-        reason = ap_get_status_line(r->status) + 4;
-    }
-    return ap_escape_logitem(r->pool, reason);
+    return ap_escape_logitem(r->pool, ss_wire_reason(ss_wire_request(r)));
 }
 
 static int ss_pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -1273,6 +1574,19 @@ static int ss_pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
     return OK;
 }
 
+/* The filters that write the status line, registered by then. */
+static int ss_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
+                          server_rec *s)
+{
+    (void)p;
+    (void)plog;
+    (void)ptemp;
+    (void)s;
+    ss_writer_h1 = ap_get_output_filter_handle("HTTP_HEADER");
+    ss_writer_h2 = ap_get_output_filter_handle("H2_C2_RESPONSE_OUT");
+    return OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Registration                                                       */
 
@@ -1286,8 +1600,8 @@ static const command_rec ss_cmds[] = {
                      "setter chose one"),
     AP_INIT_RAW_ARGS("StatusSetResponse", ss_cmd_response, NULL, OR_FILEINFO,
                      "MATCH CODE[.SUB] [\"REASON\"] [error=N] "
-                     "[expr=EXPRESSION]: rewrite a response whose status "
-                     "fits MATCH (404, 404.13, 4xx, 500-504, *)"),
+                     "[location=URL] [expr=EXPRESSION]: rewrite a response "
+                     "whose status fits MATCH (404, 404.13, 4xx, 500-504, *)"),
     AP_INIT_RAW_ARGS("StatusSetFromHeader", ss_cmd_from_header, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "HEADER-NAME [keep] | off: apply the status value a "
@@ -1323,10 +1637,16 @@ static void ss_register_hooks(apr_pool_t *p)
     ap_hook_insert_filter(ss_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ss_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
-    /* After content filters (which may still change r->status), before
-     * the PROTOCOL filters, HTTP_HEADER among them, that write it. */
-    ss_out_filter_handle = ap_register_output_filter(SS_FILTER_NAME,
-                               ss_out_filter, NULL, AP_FTYPE_PROTOCOL - 1);
+    /* ORIGIN after the handler's resource filters (mod_include), before
+     * CONTENT_SET filters: mod_cache's CACHE_SAVE (CONTENT_SET+1) must not
+     * store a header StatusSetFromHeader removes, nor BYTERANGE cut ranges
+     * from a response whose status a setter changed.  FINAL is a protocol
+     * filter moved right before HTTP_HEADER (ss_add_final_filter). */
+    ss_origin_handle = ap_register_output_filter(SS_ORIGIN_FILTER,
+                           ss_origin_filter, NULL, AP_FTYPE_CONTENT_SET - 1);
+    ss_final_handle = ap_register_output_filter(SS_FINAL_FILTER,
+                          ss_final_filter, NULL, AP_FTYPE_PROTOCOL);
+    ap_hook_post_config(ss_post_config, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(status_set) = {

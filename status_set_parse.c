@@ -184,8 +184,8 @@ static int ss_blank(char c)
 }
 
 /* Copy a quoted run starting at s (which points at the quote) into *d,
- * undoing \-escapes of the quote and of \; returns the byte after the
- * closing quote, or NULL if there is none. */
+ * undoing \-escapes of the quote and of \ as ap_getword_conf() does;
+ * returns the byte after the closing quote, or NULL if there is none. */
 static const char *ss_copy_quoted(const char *s, char **d)
 {
     char q = *s++;
@@ -218,18 +218,17 @@ const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
     /* The unescaped word is never longer than its source. */
     word = d = apr_palloc(p, strlen(s) + 1);
     if (*s == '"' || *s == '\'') {
+        /* As httpd splits directive arguments: a quote counts only at the
+         * start of a word. */
         *quoted = 1;
         s = ss_copy_quoted(s, &d);
     }
     else {
-        while (s && *s && !ss_blank(*s)) {
-            if (*s == '=' && (s[1] == '"' || s[1] == '\'')) {
-                *d++ = '=';
-                s = ss_copy_quoted(s + 1, &d);
+        while (*s && !ss_blank(*s)) {
+            if (*s == '\\' && s[1] == '\\') {
+                s++;
             }
-            else {
-                *d++ = *s++;
-            }
+            *d++ = *s++;
         }
     }
     if (!s) {
@@ -269,15 +268,30 @@ static int ss_parse_int32(const char *s, int *out)
     return 1;
 }
 
-/* If word begins with key= (case-insensitively), return what follows. */
+/* If word is key=VALUE, return VALUE.  Option names are lower case, as
+ * written in the manual; "Error=5" is an unknown option, not error=5. */
 static const char *ss_option_value(const char *word, const char *key)
 {
     apr_size_t klen = strlen(key);
 
-    if (strncasecmp(word, key, klen) == 0 && word[klen] == '=') {
+    if (strncmp(word, key, klen) == 0 && word[klen] == '=') {
         return word + klen + 1;
     }
     return NULL;
+}
+
+/* Does word look like NAME=VALUE (an option, known or not)? */
+static int ss_is_option(const char *word)
+{
+    const char *s = word;
+
+    if (!apr_isalpha(*s)) {
+        return 0;
+    }
+    while (apr_isalnum(*s) || *s == '_' || *s == '-') {
+        s++;
+    }
+    return *s == '=';
 }
 
 /* What a caller accepts, for the message about an unknown option. */
@@ -320,41 +334,75 @@ static const char *ss_check_location(apr_pool_t *p, const char *v)
     return NULL;
 }
 
-const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
-                          ss_spec_t *out)
+/* A message for a word that is neither an option nor the phrase. */
+static const char *ss_stray_word(apr_pool_t *p, const char *word,
+                                 const ss_spec_t *out, const char *last_opt)
 {
-    const char *line = text, *word, *err, *v;
-    int quoted;
+    if (last_opt && out->expr && last_opt == out->expr) {
+        /* httpd cut the expression at a space: the usual mistake. */
+        return apr_psprintf(p, "unexpected '%s' after expr=%s: httpd splits "
+                            "arguments at spaces, so quote the whole "
+                            "option, as in \"expr=%s %s ...\"",
+                            ss_esc(p, word), ss_esc(p, out->expr),
+                            ss_esc(p, out->expr), ss_esc(p, word));
+    }
+    if (out->reason) {
+        return apr_psprintf(p, "unexpected '%s' after the reason phrase "
+                            "'%s': quote a phrase that has spaces, as in "
+                            "\"%s %s\"", ss_esc(p, word),
+                            ss_esc(p, out->reason), ss_esc(p, out->reason),
+                            ss_esc(p, word));
+    }
+    return apr_psprintf(p, "unexpected '%s' after the options: the reason "
+                        "phrase comes right after the code, as in %s",
+                        ss_esc(p, word), ss_spec_syntax);
+}
+
+const char *ss_parse_words(apr_pool_t *p, int argc, const char *const *argv,
+                           unsigned allow, ss_spec_t *out)
+{
+    const char *word, *err, *v, *last_opt = NULL;
+    int i;
 
     memset(out, 0, sizeof(*out));
-
-    /* A status value is one line of text: CR, LF, NUL-less control bytes
-     * and DEL are refused wherever they stand, not only in the phrase. */
-    for (v = text; *v; v++) {
-        unsigned char c = (unsigned char)*v;
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            return apr_psprintf(p, "'%s' contains the control byte 0x%02x "
-                                "at offset %" APR_SIZE_T_FMT ": a status "
-                                "value is text (tab, space, visible ASCII, "
-                                "bytes 0x80-0xff)", ss_esc(p, text), c,
-                                (apr_size_t)(v - text));
+    if (argc < 1) {
+        return apr_psprintf(p, "a status is required: %s", ss_spec_syntax);
+    }
+    /* A status value is text: CR, LF, other control bytes and DEL are
+     * refused wherever they stand, not only in the phrase. */
+    for (i = 0; i < argc; i++) {
+        for (v = argv[i]; *v; v++) {
+            unsigned char c = (unsigned char)*v;
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                return apr_psprintf(p, "'%s' contains the control byte "
+                                    "0x%02x at offset %" APR_SIZE_T_FMT ": "
+                                    "a status value is text (tab, space, "
+                                    "visible ASCII, bytes 0x80-0xff)",
+                                    ss_esc(p, argv[i]), c,
+                                    (apr_size_t)(v - argv[i]));
+            }
         }
     }
-
-    word = ss_next_word(p, &line, &quoted, &err);
-    if (!word) {
-        return err ? err : apr_psprintf(p, "a status is required: %s",
-                                        ss_spec_syntax);
-    }
-    err = ss_parse_code(p, word, &out->code, &out->substatus,
+    err = ss_parse_code(p, argv[0], &out->code, &out->substatus,
                         &out->has_substatus);
     if (err) {
         return err;
     }
 
-    while ((word = ss_next_word(p, &line, &quoted, &err)) != NULL) {
-        if ((v = ss_option_value(word, "error")) != NULL
-            && (allow & SS_ALLOW_ERROR)) {
+    for (i = 1; i < argc; i++) {
+        word = argv[i];
+        if (!ss_is_option(word)) {
+            /* The phrase is the word right after the code. */
+            if (i != 1) {
+                return ss_stray_word(p, word, out, last_opt);
+            }
+            if ((err = ss_check_reason(p, word, strlen(word))) != NULL) {
+                return err;
+            }
+            out->reason = word;
+        }
+        else if ((v = ss_option_value(word, "error")) != NULL
+                 && (allow & SS_ALLOW_ERROR)) {
             if (out->has_error) {
                 return "error= is given twice: give it at most once";
             }
@@ -364,6 +412,7 @@ const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
                                     "2147483647", ss_esc(p, v));
             }
             out->has_error = 1;
+            last_opt = v;
         }
         else if ((v = ss_option_value(word, "location")) != NULL
                  && (allow & SS_ALLOW_LOCATION)) {
@@ -374,6 +423,7 @@ const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
                 return err;
             }
             out->location = v;
+            last_opt = v;
         }
         else if ((v = ss_option_value(word, "expr")) != NULL
                  && (allow & SS_ALLOW_EXPR)) {
@@ -385,25 +435,36 @@ const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
                 return "expr= is empty: give an ap_expr condition";
             }
             out->expr = v;
-        }
-        else if (!quoted && strchr(word, '=')) {
-            return apr_psprintf(p, "unknown option '%s': %s",
-                                ss_esc(p, word), ss_allowed_options(p, allow));
-        }
-        else if (out->reason) {
-            return apr_psprintf(p, "unexpected '%s' after the reason phrase "
-                                "'%s': a phrase with spaces must be quoted, "
-                                "and only one phrase is allowed",
-                                ss_esc(p, word), ss_esc(p, out->reason));
+            last_opt = v;
         }
         else {
-            if ((err = ss_check_reason(p, word, strlen(word))) != NULL) {
-                return err;
-            }
-            out->reason = word;
+            return apr_psprintf(p, "unknown option '%s': %s (option names "
+                                "are lower case; a reason phrase cannot "
+                                "start with NAME=)", ss_esc(p, word),
+                                ss_allowed_options(p, allow));
         }
     }
-    return err;
+    return NULL;
+}
+
+const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
+                          ss_spec_t *out)
+{
+    apr_array_header_t *words = apr_array_make(p, 4, sizeof(const char *));
+    const char *line = text, *word, *err;
+    int quoted;
+
+    /* Only space and tab separate words: any other control byte stays in
+     * its word, where ss_parse_words() refuses it. */
+    while ((word = ss_next_word(p, &line, &quoted, &err)) != NULL) {
+        APR_ARRAY_PUSH(words, const char *) = word;
+    }
+    if (err) {
+        memset(out, 0, sizeof(*out));
+        return err;
+    }
+    return ss_parse_words(p, words->nelts, (const char *const *)words->elts,
+                          allow, out);
 }
 
 static const char ss_match_syntax[] =

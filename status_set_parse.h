@@ -47,6 +47,14 @@ const char *ss_parse_spec(apr_pool_t *p, const char *text, unsigned allow,
                           ss_spec_t *out);
 
 /*
+ * The same, from words already split (a directive's arguments, split by
+ * httpd's ap_getword_conf()): argv[0] is CODE[.SUB], argv[1] the phrase
+ * unless it is an option (NAME=VALUE), then options only.
+ */
+const char *ss_parse_words(apr_pool_t *p, int argc, const char *const *argv,
+                           unsigned allow, ss_spec_t *out);
+
+/*
  * Parse "CODE" or "CODE.SUBSTATUS" (the whole of word).  Returns NULL or an
  * error message from p.  has_sub may be NULL.
  */
@@ -69,12 +77,14 @@ const char *ss_check_status(apr_pool_t *p, int code, int substatus);
 const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len);
 
 /*
- * Split the next word off *line: spaces and tabs separate words; a word that
- * starts with " or ' runs to the matching quote, in which \ escapes the quote
- * and \ itself; an unquoted KEY= may be followed by a quoted value
- * (expr="a b").  Returns the word (unescaped, from p) or NULL at the end of
- * the line.  *quoted is set when the word began with a quote.  On an
- * unterminated quote returns NULL and sets *err.
+ * Split the next word off *line as httpd's ap_getword_conf() splits
+ * directive arguments, for status values read from a header or the API:
+ * spaces and tabs separate words; a word that starts with " or ' runs to the
+ * matching quote (a quote elsewhere is an ordinary byte); \\ stands for \,
+ * and inside quotes \" (or \') for the quote.  Returns the word
+ * (unescaped, from p) or NULL at the end of the line.  *quoted is set
+ * when the word began with a quote.  On an unterminated quote returns NULL
+ * and sets *err.
  */
 const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
                          const char **err);

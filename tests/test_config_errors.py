@@ -41,9 +41,9 @@ CASES = [
     ('StatusSet 404 ""', "the reason phrase is empty", "1 to 256 bytes"),
     ('StatusSet 404 "%s"' % LONG, "is 257 bytes long", "at most 256"),
     # httpd escapes the backslash of our \x01 once more when it prints.
-    ('StatusSet 404 "ctl\x01byte"', "'404 \"ctl\\\\x01byte\"' contains the "
-     "control byte 0x01 at offset 8", "tab, space, visible ASCII"),
-    ('StatusSet 404 "del\x7fbyte"', "control byte 0x7f at offset 8",
+    ('StatusSet 404 "ctl\x01byte"', "'ctl\\\\x01byte' contains the "
+     "control byte 0x01 at offset 3", "tab, space, visible ASCII"),
+    ('StatusSet 404 "del\x7fbyte"', "control byte 0x7f at offset 3",
      "tab, space, visible ASCII"),
     ('StatusSetResponse 404 410 "a\x02b"', "control byte 0x02",
      "tab, space, visible ASCII"),
@@ -72,13 +72,33 @@ CASES = [
     ('StatusSet 404 "expr=true" "expr=false"', "expr= is given twice",
      "combine the conditions"),
     ('StatusSet 404 "One" "Two"', "unexpected 'Two' after the reason "
-     "phrase 'One'", "must be quoted"),
+     "phrase 'One'", 'quote a phrase that has spaces, as in "One Two"'),
     ("StatusSet 404 Not Found", "unexpected 'Found' after the reason "
-     "phrase 'Not'", "must be quoted"),
+     "phrase 'Not'", 'quote a phrase that has spaces, as in "Not Found"'),
+    # httpd splits at spaces: an unquoted expression is cut, and the message
+    # says to quote the whole option (issue 9).
+    ('StatusSet 503 "Down" expr=-f /etc/apache2/maint', "unexpected "
+     "'/etc/apache2/maint' after expr=-f", 'quote the whole option, as in '
+     '"expr=-f /etc/apache2/maint ..."'),
+    ("StatusSet 403 expr=%{HTTP:X} == 'y'", "unexpected '==' after "
+     "expr=%{HTTP:X}", "quote the whole option"),
+    # A quote inside a word is an ordinary byte, as for every directive.
+    ('StatusSet 403 expr="%{REMOTE_ADDR} == \'10.0.0.1\'"', "unterminated "
+     "quote in '\"'", "quote the whole option, as in \"expr="),
+    ("StatusSet 404 Error=5", "unknown option 'Error=5'",
+     "option names are lower case"),
+    ('StatusSet 404 error=5 "Late Phrase"', "unexpected 'Late Phrase' after "
+     "the options", "comes right after the code"),
+    ("StatusSetResponse 500 301", "status 301 is a redirection",
+     "needs location=URL"),
+    ("StatusSetResponse 500 404 location=/x", "location= is allowed only "
+     "with a 3xx status, not with 404", None),
+    ("StatusSetFromHeader X-A keep more", "unexpected 'more'",
+     "HEADER-NAME [keep], or off"),
     ("StatusSetReason", "a status is required", "CODE[.SUBSTATUS]"),
     ("StatusSetReason 499", "no reason phrase for 499",
      'expected CODE "REASON"'),
-    ('StatusSetReason 404.1 "Sub"', "'404.1 \"Sub\"' names a substatus",
+    ('StatusSetReason 404.1 "Sub"', "'404.1' names a substatus",
      "belongs to a bare code"),
     ('StatusSetReason 700 "Big"', "status code 700", "allowed are 200 to 599"),
     ('StatusSetReason 404 "Gone" error=1', "unknown option 'error=1'",
@@ -87,7 +107,8 @@ CASES = [
      "< > & are not allowed"),
     ("StatusSetResponse", "a MATCH list and a status are required",
      "StatusSetResponse MATCH CODE[.SUBSTATUS]"),
-    ("StatusSetResponse 404", "a status is required", "CODE[.SUBSTATUS]"),
+    ("StatusSetResponse 404", "a MATCH list and a status are required",
+     "CODE[.SUBSTATUS]"),
     ("StatusSetResponse 4x4 410", "bad item '4x4' in the MATCH list",
      "404, 404.13, 4xx, 500-504 or *"),
     ("StatusSetResponse 6xx 410", "bad item '6xx' in the MATCH list",
@@ -104,8 +125,8 @@ CASES = [
      "allowed are 0 to 65535"),
     ("StatusSetResponse 404 4100", "'4100' is not a status",
      "3 digits from 200 to 599"),
-    ("StatusSetResponse 404 410 location=/x", "unknown option 'location=/x'",
-     "allowed are error=N, expr=EXPRESSION"),
+    ("StatusSetResponse 404 410 foo=/x", "unknown option 'foo=/x'",
+     "allowed are error=N, location=URL, expr=EXPRESSION"),
     ('StatusSetResponse 404 410 "a&b"', "'a&b' contains '&'",
      "< > & are not allowed"),
     ('StatusSetResponse 404 410 "expr=%{resp:X"', "cannot parse expr=", None),
@@ -179,7 +200,10 @@ def test_bad_directive(base, line, value, allowed):
     "StatusSet 299",
     "StatusSet 503 error=-1",
     'StatusSet 403 "expr=%{REMOTE_ADDR} == \'10.0.0.1\'"',
-    'StatusSet 403 expr="%{REMOTE_ADDR} == \'10.0.0.1\'"',
+    # Words as httpd splits them (issue 9): what mod_headers accepts.
+    "StatusSet 403 expr=%{HTTP:X-Block}=='yes'",
+    'StatusSet 403 "Php Blocked" expr=%{REQUEST_URI}=~m#\\\\.php$#',
+    "StatusSetResponse 500 301 location=/elsewhere",
     "StatusSet 308 location=https://example.com/x?a=b",
     "StatusSet 404 Gone",
     "StatusSet 404 \"with \\\"escaped\\\" quotes\"",
