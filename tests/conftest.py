@@ -55,8 +55,12 @@ def ss_test_module():
 
 
 def start_server(conf, files=None, name="httpd", **kw):
+    return start_server_obj(pyhttpd.Httpd(conf, files=files, name=name, **kw))
+
+
+def start_server_obj(h):
+    """Start a server made by pyhttpd.Httpd (and prepared further)."""
     assert os.path.exists(pyhttpd.MODULE), "build the module first: make"
-    h = pyhttpd.Httpd(conf, files=files, name=name, **kw)
     h.start()
     RUNNING.append(h)
     return h

@@ -16,6 +16,12 @@
  *       internal redirect made, not on the first
  *   X-SS-Emit: the handler sends this (%-decoded) as the response header
  *       X-App-Status, for StatusSetFromHeader; X-SS-Emit2: a second one
+ *   X-SS-Phase: subreq_fixups -- the calls are made in the fixups hook of
+ *       every subrequest (mod_dir's index look-up, say), not the main one
+ *   X-SS-Read-Body: 1 -- after its calls the handler reads the request
+ *       body (Expect: 100-continue) and writes "body=N"
+ *   X-SS-Redirect: URL -- after its calls the handler internally
+ *       redirects to URL (ap_internal_redirect) and returns OK
  *
  * The return codes go out in the header X-SS-RC ("0,22"), in
  * err_headers_out so that error responses carry it too.  The "ss-test"
@@ -124,7 +130,31 @@ static int t_post_read_request(request_rec *r)
 
 static int t_fixups(request_rec *r)
 {
+    const char *want = apr_table_get(r->headers_in, "X-SS-Phase");
+
+    if (r->main && want && strcmp(want, "subreq_fixups") == 0) {
+        t_calls(r, OK);
+        return DECLINED;
+    }
     return t_is_phase(r, "fixups") ? t_calls(r, OK) : DECLINED;
+}
+
+/* Read the whole request body as a handler does; -1 on error. */
+static long t_read_body(request_rec *r)
+{
+    char buf[8192];
+    long total = 0, n;
+
+    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
+        return -1;
+    }
+    if (!ap_should_client_block(r)) {
+        return 0;
+    }
+    while ((n = ap_get_client_block(r, buf, sizeof(buf))) > 0) {
+        total += n;
+    }
+    return n < 0 ? -1 : total;
 }
 
 static apr_status_t t_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -169,6 +199,13 @@ static int t_handler(request_rec *r)
         rv = t_calls(r, OK);
         if (rv != OK) {
             return rv;
+        }
+        if ((reason = apr_table_get(r->headers_in, "X-SS-Redirect"))) {
+            ap_internal_redirect(t_decode(r->pool, reason), r);
+            return OK;
+        }
+        if (apr_table_get(r->headers_in, "X-SS-Read-Body")) {
+            ap_rprintf(r, "body=%ld\n", t_read_body(r));
         }
     }
     if ((reason = apr_table_get(r->headers_in, "X-SS-Handler-Return"))) {
