@@ -119,14 +119,28 @@ LoadModule ss_bench_module "@BENCHMOD@"
 """
 
 
+# .htaccess files are read on every request: 200 lines of each kind, the
+# module's as in issue 9 (every line a `*` rule).
+HTACCESS_CONF = COMMON + """
+<Directory "@ROOT@/htdocs/ht">
+    AllowOverride FileInfo
+</Directory>
+"""
+HTACCESS_HEADERS = "".join('Header set X-Ht-%d "v%d"\n' % (i, i)
+                           for i in range(200))
+HTACCESS_RULES = "".join('StatusSetResponse * 299 "R%d"\n' % i
+                         for i in range(200))
+
+
 class Config:
-    def __init__(self, name, conf, path, loaded=True, h2=False):
+    def __init__(self, name, conf, path, loaded=True, h2=False, files=None):
         self.name, self.conf, self.path = name, conf, path
         self.loaded, self.h2 = loaded, h2
+        self.files = dict(FILES, **(files or {}))
 
 
 def server(cfg, **kw):
-    return pyhttpd.Httpd(cfg.conf, FILES, name="bench", modules=MODULES,
+    return pyhttpd.Httpd(cfg.conf, cfg.files, name="bench", modules=MODULES,
                          load_status_set=cfg.loaded, access_log=False,
                          log_level="warn", **kw)
 
@@ -322,11 +336,23 @@ def main():
          Config("1 rule", RULES_1, "/index.html"),
          Config("1,000 rules", RULES_1000, "/index.html"),
          [("instructions", "iratio", "<=", 1.10)]),
+        (".htaccess: 200 StatusSetResponse lines vs 200 mod_headers lines",
+         Config("200 Header lines", HTACCESS_CONF, "/ht/index.html",
+                files={"htdocs/ht/index.html": "ht\n",
+                       "htdocs/ht/.htaccess": HTACCESS_HEADERS}),
+         Config("200 StatusSetResponse lines", HTACCESS_CONF,
+                "/ht/index.html",
+                files={"htdocs/ht/index.html": "ht\n",
+                       "htdocs/ht/.htaccess": HTACCESS_RULES}),
+         [("instructions", "iratio", "<=", 1.0)]),
         ("ss_set_status() in a handler vs r->status set by the handler",
          Config("r->status", api.replace("@MODE@", "plain"), "/bench"),
          Config("ss_set_status()", api.replace("@MODE@", "api"), "/bench"),
          []),
     ]
+    only = os.environ.get("BENCH_ONLY")
+    if only:
+        comparisons = [c for c in comparisons if only in c[0]]
     rows, failures = [], []
     for title, a, b, bars in comparisons:
         print("measuring: %s" % title, flush=True)
@@ -345,7 +371,8 @@ def main():
 
     table = render(rows)
     print(table)
-    write_benchmarks(table)
+    if not only:
+        write_benchmarks(table)
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         return 1
