@@ -316,6 +316,9 @@ def readme_examples():
 DEMO_FILES = {
     "htdocs/index.html": "<h1>mod_status_set demo</h1>\n",
     "htdocs/private.html": "<p>not blocked</p>\n",
+    "htdocs/guarded/index.html": "<p>guarded, not blocked</p>\n",
+    "htdocs/errors/403-6.html": "<p>403.6: your address is not allowed</p>\n",
+    "htdocs/errors/403-.html": "<p>403: forbidden</p>\n",
     "backend/broken.asis":
         "Status: 500 Database Exploded\nContent-Type: text/plain\n\n"
         "backend failure\n",

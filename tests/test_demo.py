@@ -31,7 +31,8 @@ def test_readme_has_examples():
 
 @pytest.mark.parametrize("command,expected", readme_examples(),
                          ids=[c for c, _ in readme_examples()])
-def test_readme_example(demo, command, expected):
+def test_readme_example(demo, errlog, command, expected):
+    errlog.expect("AH01630")    # the demo's Require denial (/guarded)
     command = command.replace(":8080/", ":%d/" % demo.port)
     p = subprocess.run(["bash", "-o", "pipefail", "-c", command],
                        capture_output=True, timeout=30)
