@@ -171,8 +171,9 @@ typedef struct {
 #define SS_F_COMMITTED  0x2   /* the status went out: too late to set */
 #define SS_F_FORGOTTEN  0x4   /* a later error response replaced the setter */
 #define SS_F_SUBREQ     0x8   /* a subrequest of r recorded a status */
-#define SS_F_MARKERS    0x10  /* the flags a marker can carry */
-#define SS_F_APPLIED    0x10  /* the setter's status is in r->status */
+#define SS_F_BRIDGED    0x10  /* StatusSetFromHeader was read for r */
+#define SS_F_MARKERS    0x20  /* the flags a marker can carry */
+#define SS_F_APPLIED    0x20  /* the setter's status is in r->status */
 
 typedef struct {
     request_rec *owner;       /* the request that set it */
@@ -786,11 +787,16 @@ static ss_req_t *ss_req_get(request_rec *r)
     }
     rq = ss_req_find(r);
     if (rq) {
-        rq->flags |= slot ? slot->flags : 0;
-        ss_slot_set(r, rq);
+        /* r's own copy, so that its flags (committed, bridged...) are its
+         * own; owner stays the request that set it. */
+        ss_req_t *copy = apr_palloc(r->pool, sizeof(*copy));
+        *copy = *rq;
+        copy->flags = slot ? slot->flags : 0;
+        ss_slot_set(r, copy);
         /* SPEC 4: notes are on the final request.  The environment
          * reaches it renamed to REDIRECT_*, as Apache does it. */
-        ss_set_notes(r, &rq->st, 0);
+        ss_set_notes(r, &copy->st, 0);
+        rq = copy;
     }
     return rq;
 }
@@ -833,6 +839,15 @@ static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
     /* The first setter of r finds none of our notes there. */
     ss_set_notes(r, st, !(slot && slot->has_status));
     ss_set_env(r, st);
+    if (r->next) {
+        /* httpd answers for r after its ErrorDocument failed: the logger
+         * reads the notes of the last request. */
+        request_rec *last = r->next;
+        while (last->next) {
+            last = last->next;
+        }
+        ss_set_notes(last, st, 0);
+    }
 
     /* A fast redirect (mod_dir, mod_negotiation) copies a subrequest's
      * notes and environment into its main request: tell the main request
@@ -1087,6 +1102,27 @@ static int ss_from_header(request_rec *r, const ss_dir_conf_t *dc,
                           reason, dc->from_source) == APR_SUCCESS;
 }
 
+/* StatusSetFromHeader for r, once: in STATUS_SET_ORIGIN for what the
+ * handler wrote, else in STATUS_SET_FINAL or the error path for a header
+ * that arrived later (mod_headers' Header set, which runs after ORIGIN;
+ * such a response may have been stored by mod_cache already).  Returns the
+ * state that applies now. */
+static ss_req_t *ss_bridge(request_rec *r, const ss_dir_conf_t *dc,
+                           ss_req_t *rq)
+{
+    ss_status_t st;
+
+    if ((ss_flags(r) & SS_F_BRIDGED) && dc->from_keep) {
+        /* keep leaves the header in place: read it once. */
+        return rq;
+    }
+    if (ss_from_header(r, dc, &st)) {
+        rq = ss_record(r, &st);
+    }
+    ss_mark(r, SS_F_BRIDGED);
+    return rq;
+}
+
 /* The entry of list at *i that fits code.substatus, advancing *i; NULL at
  * the end. */
 static const ss_resp_entry_t *ss_next_entry(const apr_array_header_t *list,
@@ -1174,10 +1210,9 @@ static void ss_origin_phase(request_rec *r)
     const ss_dir_conf_t *dc = ap_get_module_config(r->per_dir_config,
                                                    &status_set_module);
     ss_req_t *rq = ss_current(r);
-    ss_status_t st;
 
-    if (dc->from_header && ss_from_header(r, dc, &st)) {
-        rq = ss_record(r, &st);
+    if (dc->from_header) {
+        rq = ss_bridge(r, dc, rq);
     }
     if (rq) {
         ss_assert_status(r, rq);
@@ -1197,6 +1232,9 @@ static void ss_final_phase(request_rec *r)
 
     if (rq && !(rq->flags & SS_F_APPLIED)) {
         /* Set where STATUS_SET_ORIGIN had passed already (by a filter). */
+        ss_assert_status(r, rq);
+    }
+    if (dc->from_header && (rq = ss_bridge(r, dc, rq)) != NULL) {
         ss_assert_status(r, rq);
     }
     if (dc->resp_sets
@@ -1281,6 +1319,30 @@ static void ss_add_filters(request_rec *r, int origin)
     ss_add_final_filter(r);
 }
 
+/* ProxyErrorOverride with an ErrorDocument that is a local URL: ap_die()
+ * redirected the failing request before its response header could be
+ * read; read it from that request now, for the ErrorDocument's request
+ * (whose page is the one chosen for the backend's code). */
+static void ss_bridge_failed(request_rec *r)
+{
+    request_rec *p = r->prev;
+    const ss_dir_conf_t *pdc;
+    ss_status_t st;
+
+    if (!p || p->status == HTTP_OK || (ss_flags(p) & SS_F_BRIDGED)) {
+        return;
+    }
+    pdc = ap_get_module_config(p->per_dir_config, &status_set_module);
+    if (pdc->from_header) {
+        ss_mark(p, SS_F_BRIDGED);
+        /* Recorded on the ErrorDocument's request, whose status it is:
+         * on p it would look replaced by p's own error. */
+        if (ss_from_header(p, pdc, &st)) {
+            ss_record(r, &st);
+        }
+    }
+}
+
 /* Runs as the handler is invoked.  Only requests that a setter or a
  * response-phase directive concerns get the filters. */
 static void ss_insert_filter(request_rec *r)
@@ -1298,6 +1360,7 @@ static void ss_insert_filter(request_rec *r)
     }
     else {
         ss_scrub(r);
+        ss_bridge_failed(r);
         rq = ss_req_get(r);
         ss_mark(r, SS_F_STARTED);
     }
@@ -1320,7 +1383,6 @@ static void ss_insert_error_filter(request_rec *r)
 {
     const ss_dir_conf_t *dc;
     ss_req_t *rq;
-    ss_status_t st;
 
     if (r->main) {
         return;
@@ -1336,8 +1398,8 @@ static void ss_insert_error_filter(request_rec *r)
         rq = NULL;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (dc->from_header && ss_from_header(r, dc, &st)) {
-        rq = ss_record(r, &st);
+    if (dc->from_header) {
+        rq = ss_bridge(r, dc, rq);
     }
     ss_assert_status(r, rq);
     if (ss_conf_filters(dc)) {
@@ -1416,12 +1478,28 @@ static apr_status_t ss_final_filter(ap_filter_t *f, apr_bucket_brigade *bb)
  * 304 responses have no body). */
 static int ss_status_sent(const request_rec *r)
 {
-    for (; r; r = r->main) {
-        if (r->sent_bodyct || (ss_flags(r) & SS_F_COMMITTED)) {
-            return 1;
+    const ap_filter_t *f;
+
+    /* A subrequest has no status line of its own: only its own state
+     * counts, not that of the page that includes it. */
+    if (r->sent_bodyct || (ss_flags(r) & SS_F_COMMITTED)) {
+        return 1;
+    }
+    if (r->main || !(ss_flags(r) & SS_F_STARTED)) {
+        return 0;
+    }
+    /* HTTP_HEADER leaves the chain once it wrote the status line, also for
+     * a bodiless response (HEAD, 204, 304), for which it does not set
+     * sent_bodyct (ap_die() makes the same test).  httpd adds it when the
+     * request is made, so after insert_filter its absence is telling;
+     * mod_http2 sets sent_bodyct for every response. */
+    for (f = r->output_filters; f; f = f->next) {
+        if (f->frec == ss_writer_h1
+            || (ss_writer_h2 && f->frec == ss_writer_h2)) {
+            return 0;
         }
     }
-    return 0;
+    return 1;
 }
 
 /* SPEC 5: the state is kept, never written into r->status before the
@@ -1499,7 +1577,8 @@ static apr_status_t ss_get_status(request_rec *r, int *status,
 /* Log format tags                                                    */
 
 /* The request whose status line went out: the last of the redirect chain
- * whose header the protocol filter wrote (it sets sent_bodyct).  Usually
+ * whose header the protocol filter wrote (it sets sent_bodyct, but not for
+ * a bodiless response) or whose status the module committed.  Usually
  * the final request; the first one when an ErrorDocument failed and httpd
  * answered with the first request's error. */
 static request_rec *ss_wire_request(request_rec *r)
@@ -1507,7 +1586,7 @@ static request_rec *ss_wire_request(request_rec *r)
     request_rec *q;
 
     for (q = r; q; q = q->prev) {
-        if (q->sent_bodyct) {
+        if (q->sent_bodyct || (ss_flags(q) & SS_F_COMMITTED)) {
             return q;
         }
     }

@@ -107,8 +107,8 @@ RULE_200 = 'StatusSetResponse 200 299 "Matched"\n'
 RULES_1 = COMMON + RULE_200
 # 999 rules keyed on other codes, then the one that matches, last.
 RULES_1000 = COMMON + "".join(
-    'StatusSetResponse %d %d.%d "Rule %d"\n'
-    % (201 + i % 399, 201 + i % 399, i, i) for i in range(999)
+    'StatusSetResponse %d 299.%d "Rule %d"\n'
+    % (201 + i % 399, i, i) for i in range(999)
 ) + RULE_200
 
 API = COMMON + """

@@ -121,6 +121,39 @@ ProxyPass /chain/ http://127.0.0.1:@PORT2@/
     StatusSetFromHeader X-App-Status
     StatusSetResponse 500 503.2 "Chained"
 </Location>
+<Location /rec/>
+    StatusSet 503.1 "Down"
+    ErrorDocument 503 /nonexistent/x.html
+</Location>
+<Location /rec2/>
+    StatusSetResponse 404 410.3 "Gone Three"
+    ErrorDocument 404 /nonexistent/x.html
+</Location>
+
+# The bridge header may come from mod_headers too (after ORIGIN ran).
+<Location /hdr/>
+    StatusSetFromHeader X-App-Status
+    Header set X-App-Status "299.4 \"Via Headers\""
+</Location>
+<Location /hdrerr/>
+    StatusSetFromHeader X-App-Status
+    Require all denied
+    Header always set X-App-Status "451.4 \"Legal\""
+</Location>
+
+# ProxyErrorOverride with an ErrorDocument that is a local URL.
+ProxyPass /peodoc/ http://127.0.0.1:@PORT2@/
+<Location /peodoc/>
+    ProxyErrorOverride On
+    StatusSetFromHeader X-App-Status
+    ErrorDocument 500 /errdoc.html
+</Location>
+
+# The API from a subrequest of a page whose body is going out (SSI).
+<Directory "@ROOT@/htdocs/ssi">
+    Options +Includes
+</Directory>
+
 <Location /noerrpage/>
     StatusSet 403.6 "IP address rejected" error=5
     ErrorDocument 403 /missing-error-page.html
@@ -155,6 +188,15 @@ FILES = {
     "backend/b500.asis": asis("500 Backend Broke", body="backend 500\n"),
     "backend/c500.asis": asis("500 Backend Broke", [
         'X-App-Status: 500.19 "Config Broken" error=13'], body="b\n"),
+    "backend/m500.asis": asis("500 Broken", [
+        'X-App-Status: 503.2 "Maint" error=4'], body="backend 500\n"),
+    "htdocs/errdoc.html": "ERRDOC\n",
+    "htdocs/hdr/f.txt": "hdr\n",
+    "htdocs/hdrerr/f.txt": "hdr\n",
+    "htdocs/f.txt": "plain\n",
+    # Enough text before the include that its head has gone out by then.
+    "htdocs/ssi/page.shtml": "x" * 200000 + '\n<!--#include virtual='
+                             '"/plainfile/x" --> after\n',
     "htdocs/range/f.txt": "0123456789",
     "htdocs/range2/f.txt": "0123456789",
     "htdocs/dir/index.html": "index\n",
@@ -421,3 +463,59 @@ def test_missing_errordocument_tags_describe_the_wire(srv):
     # %>s is httpd's (the last request's); the tags are the wire's status.
     assert (a["sub"], a["error"], a["reason"]) == \
         ("6", "5", "IP address rejected")
+
+
+# -- found by review: late headers, bodiless recursive errors, late calls ------
+
+def test_bridge_header_set_by_mod_headers(srv):
+    r = http(srv.port, "/hdr/f.txt")
+    assert r.status_line == b"HTTP/1.1 299 Via Headers"
+    assert r.header("X-App-Status") is None
+    assert fields(access(srv, r)) == ("299", "4", "0", "Via Headers")
+
+
+def test_bridge_header_set_by_mod_headers_always_on_error(srv, errlog):
+    errlog.expect("AH01630")
+    r = http(srv.port, "/hdrerr/f.txt")
+    assert r.status_line == b"HTTP/1.1 451 Legal"
+    assert r.header("X-App-Status") is None
+    assert fields(access(srv, r)) == ("451", "4", "0", "Legal")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_failed_errordocument_tags_describe_the_wire(srv, method):
+    r = http(srv.port, "/rec/x", method=method)
+    assert r.status_line == b"HTTP/1.1 503 Down"
+    a = access(srv, r)
+    assert (a["sub"], a["reason"], a["note_sub"]) == ("1", "Down", "1")
+    r = http(srv.port, "/rec2/x", method=method)
+    assert r.status_line == b"HTTP/1.1 410 Gone Three"
+    a = access(srv, r)
+    assert (a["sub"], a["reason"], a["note_sub"], a["note_reason"]) == \
+        ("3", "Gone Three", "3", "Gone Three")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_api_call_after_the_response_is_refused(srv, method):
+    r = http(srv.port, "/f.txt", method=method, headers=[
+        "X-SS-Phase: log_transaction", "X-SS-Call1: 299 9 9 Late%20Set"])
+    assert r.status_line == b"HTTP/1.1 200 OK"
+    assert fields(access(srv, r)) == ("200", "0", "0", "OK")
+
+
+def test_proxy_error_override_with_local_errordocument(srv):
+    r = http(srv.port, "/peodoc/m500.asis")
+    assert r.status_line == b"HTTP/1.1 503 Maint"
+    assert r.header("X-App-Status") is None
+    assert r.body == b"ERRDOC\n"
+    assert fields(access(srv, r)) == ("503", "2", "4", "Maint")
+
+
+def test_api_call_from_an_ssi_subrequest_is_recorded_there(srv, errlog):
+    r = http(srv.port, "/ssi/page.shtml", headers=[
+        "X-SS-Phase: subreq_fixups", "X-SS-Call1: 299 5 77 -"])
+    assert r.status_line == b"HTTP/1.1 200 OK"
+    assert r.body.endswith(b"\nplain file\n after\n")
+    assert fields(access(srv, r)) == ("200", "0", "0", "OK")
+    lines = errlog.lines_with("SS0001")
+    assert len(lines) == 1 and "status 299.5" in lines[0], lines

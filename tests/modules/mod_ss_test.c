@@ -18,6 +18,8 @@
  *       X-App-Status, for StatusSetFromHeader; X-SS-Emit2: a second one
  *   X-SS-Phase: subreq_fixups -- the calls are made in the fixups hook of
  *       every subrequest (mod_dir's index look-up, say), not the main one
+ *   X-SS-Phase: log_transaction -- the calls are made when the request is
+ *       logged (before mod_log_config writes the line), after the response
  *   X-SS-Read-Body: 1 -- after its calls the handler reads the request
  *       body (Expect: 100-continue) and writes "body=N"
  *   X-SS-Redirect: URL -- after its calls the handler internally
@@ -126,6 +128,14 @@ static int t_post_read_request(request_rec *r)
 {
     return t_is_phase(r, "post_read_request") ? t_calls(r, DECLINED)
                                               : DECLINED;
+}
+
+static int t_log_transaction(request_rec *r)
+{
+    if (t_is_phase(r, "log_transaction")) {
+        t_calls(r, OK);
+    }
+    return DECLINED;
 }
 
 static int t_fixups(request_rec *r)
@@ -246,6 +256,8 @@ static void t_register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(t_post_read_request, NULL, NULL,
                               APR_HOOK_MIDDLE);
     ap_hook_fixups(t_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(t_log_transaction, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
     ap_hook_insert_filter(t_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(t_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_output_filter("SS_TEST", t_filter, NULL,
