@@ -1272,51 +1272,56 @@ static ap_filter_rec_t *ss_writer_h1, *ss_writer_h2;
 /* Put STATUS_SET_FINAL right before the filter that writes the status line
  * (HTTP_HEADER, or mod_http2's H2_C2_RESPONSE_OUT that replaces it): after
  * BYTERANGE and every other filter that can still change the status.
- * httpd adds its protocol filters when it makes the request, and a filter
- * added later goes after all filters of its type, so it is moved. */
-static void ss_add_final_filter(request_rec *r)
+ * httpd adds its protocol filters when it makes the request, and
+ * ap_add_output_filter() would put a later one after all filters of its
+ * type, after HTTP_HEADER: so the filter is linked in by hand (ap_filter_t
+ * is a plain list node in httpd 2.4), in one walk.  Without a writer in the
+ * chain (it left: the status line went out) it is added the ordinary way,
+ * to mark the status as gone out.  check: it may be there already. */
+static void ss_add_final_filter(request_rec *r, int check)
 {
-    ap_filter_t *ours, **pp, **writer;
+    ap_filter_t **pp, *ours;
 
-    if (ss_find_filter(r, ss_final_handle)) {
-        return;
-    }
-    ours = ap_add_output_filter_handle(ss_final_handle, NULL, r,
-                                       r->connection);
-    for (writer = &r->output_filters; *writer; writer = &(*writer)->next) {
-        if ((*writer)->r == r && ((*writer)->frec == ss_writer_h1
-                                  || ((*writer)->frec == ss_writer_h2
-                                      && ss_writer_h2))) {
+    for (pp = &r->output_filters; *pp; pp = &(*pp)->next) {
+        if ((*pp)->r != r) {
+            continue;
+        }
+        if ((*pp)->frec == ss_writer_h1
+            || (ss_writer_h2 && (*pp)->frec == ss_writer_h2)) {
             break;
         }
-    }
-    if (!ours || !*writer) {
-        /* No status line left to write: where it was added, the filter
-         * only marks the status as gone out. */
-        return;
-    }
-    for (pp = &(*writer)->next; *pp && *pp != ours; pp = &(*pp)->next) {
+        if (check && (*pp)->frec == ss_final_handle) {
+            return;
+        }
     }
     if (!*pp) {
+        if (!check || !ss_find_filter(r, ss_final_handle)) {
+            ap_add_output_filter_handle(ss_final_handle, NULL, r,
+                                        r->connection);
+        }
         return;
     }
-    *pp = ours->next;                              /* unlink after writer */
-    ours->next = *writer;                          /* link before it */
-    if (r->proto_output_filters == *writer) {
+    ours = apr_palloc(r->pool, sizeof(*ours));
+    ours->frec = ss_final_handle;
+    ours->ctx = NULL;
+    ours->r = r;
+    ours->c = r->connection;
+    ours->next = *pp;
+    if (r->proto_output_filters == *pp) {
         r->proto_output_filters = ours;
     }
-    *writer = ours;
+    *pp = ours;
 }
 
 /* The filters a request with a setter's state, or a context with
  * response-phase directives, needs. */
-static void ss_add_filters(request_rec *r, int origin)
+static void ss_add_filters(request_rec *r, int origin, int check)
 {
-    if (origin && !ss_find_filter(r, ss_origin_handle)) {
+    if (origin && (!check || !ss_find_filter(r, ss_origin_handle))) {
         ap_add_output_filter_handle(ss_origin_handle, NULL, r,
                                     r->connection);
     }
-    ss_add_final_filter(r);
+    ss_add_final_filter(r, check);
 }
 
 /* ProxyErrorOverride with an ErrorDocument that is a local URL: ap_die()
@@ -1349,28 +1354,32 @@ static void ss_insert_filter(request_rec *r)
 {
     const ss_dir_conf_t *dc;
     ss_req_t *rq;
+    int check;
 
     if (r->main) {
         return;
     }
     if (!ss_slot(r) && !r->prev) {
-        /* The usual request: no setter, no request before it. */
+        /* The usual request: no setter, no request before it, none of our
+         * filters yet (the API adds them only from here on). */
         ss_slot_set(r, &ss_markers[SS_F_STARTED]);
         rq = NULL;
+        check = 0;
     }
     else {
         ss_scrub(r);
         ss_bridge_failed(r);
         rq = ss_req_get(r);
         ss_mark(r, SS_F_STARTED);
+        check = 1;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
     if (rq) {
         r->no_cache = 1;
-        ss_add_filters(r, 1);
+        ss_add_filters(r, 1, check);
     }
     else if (ss_conf_filters(dc)) {
-        ss_add_filters(r, dc->from_header != NULL);
+        ss_add_filters(r, dc->from_header != NULL, check);
     }
 }
 
@@ -1403,7 +1412,7 @@ static void ss_insert_error_filter(request_rec *r)
     }
     ss_assert_status(r, rq);
     if (ss_conf_filters(dc)) {
-        ss_add_final_filter(r);
+        ss_add_final_filter(r, 1);
     }
     else if (rq) {
         /* Nothing later changes the status of an error response. */
@@ -1532,7 +1541,7 @@ static apr_status_t ss_set_status(request_rec *r, int status,
     if (!r->main && (ss_flags(r) & SS_F_STARTED)) {
         /* insert_filter has run: add what it would have added. */
         r->no_cache = 1;
-        ss_add_filters(r, 1);
+        ss_add_filters(r, 1, 1);
     }
     return APR_SUCCESS;
 }
