@@ -23,14 +23,27 @@ import pyhttpd  # noqa: E402
 
 RUNNING = []
 
-# Lines httpd itself writes at start and stop.
+# Lines httpd itself writes at start and stop.  The parent listens before
+# it writes them, so they may come after a test's snapshot: each MPM's
+# (SS_MPM, tests/test_stacks.py) has its own ids.
 STARTUP_IDS = {
-    "AH00489",  # resuming normal operations
+    "AH00489",  # resuming normal operations (event)
+    "AH00292",  # resuming normal operations (worker)
+    "AH00163",  # resuming normal operations (prefork)
     "AH00094",  # Command line
-    "AH00491",  # caught SIGTERM, shutting down
-    "AH00492",  # caught SIGWINCH, shutting down gracefully
-    "AH00493",  # SIGUSR1 received.  Doing graceful restart
+    "AH00491",  # caught SIGTERM, shutting down (event)
+    "AH00295",  # caught SIGTERM, shutting down (worker)
+    "AH00169",  # caught SIGTERM, shutting down (prefork)
+    "AH00492",  # caught SIGWINCH, shutting down gracefully (event)
+    "AH00296",  # caught SIGWINCH, shutting down gracefully (worker)
+    "AH00170",  # caught SIGWINCH, shutting down gracefully (prefork)
+    "AH00493",  # SIGUSR1 received.  Doing graceful restart (event)
+    "AH00297",  # SIGUSR1 received.  Doing graceful restart (worker)
+    "AH00171",  # Graceful restart requested, doing restart (prefork)
     "AH00558",  # could not determine the FQDN
+    # mod_http2 under prefork, written in post_config (after the parent
+    # listens): "The mpm module (prefork.c) is not supported by mod_http2".
+    "AH10034",
 }
 
 # [time] [module:level] [pid N:tid M] [(errno)text: ][client A:P] ID: text

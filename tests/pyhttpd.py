@@ -29,9 +29,15 @@ ECHO_MODULE = os.path.join(TOP, "examples", ".libs", "mod_status_echo.so")
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
 
+# The MPM of every generated server: SS_MPM=event (default), worker or
+# prefork runs the whole suite under that MPM.
+MPM = os.environ.get("SS_MPM") or "event"
+if MPM not in ("event", "worker", "prefork"):
+    raise ValueError("SS_MPM must be event, worker or prefork, not %r" % MPM)
+
 # The modules every generated server loads (Debian builds them shared).
 BASE_MODULES = [
-    "mpm_event", "authz_core", "authz_host", "mime", "dir", "alias",
+    "mpm_" + MPM, "authz_core", "authz_host", "mime", "dir", "alias",
     "headers", "cgid", "setenvif", "rewrite", "include", "http2", "env",
 ]
 
@@ -58,11 +64,27 @@ ServerName 127.0.0.1
 {load_status_set}
 
 StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
 MaxRequestWorkers 16
-MinSpareThreads 1
-MaxSpareThreads 16
+<IfModule mpm_event_module>
+    ServerLimit 1
+    ThreadsPerChild 16
+    MinSpareThreads 1
+    MaxSpareThreads 16
+</IfModule>
+<IfModule mpm_worker_module>
+    ServerLimit 1
+    ThreadsPerChild 16
+    MinSpareThreads 1
+    MaxSpareThreads 16
+</IfModule>
+<IfModule mpm_prefork_module>
+    # One process per connection: a proxied request to a virtual host of
+    # the same server needs a second idle child at once (prefork starts
+    # MinSpareServers children when StartServers is lower).
+    ServerLimit 16
+    MinSpareServers 2
+    MaxSpareServers 8
+</IfModule>
 KeepAliveTimeout 5
 Timeout 10
 
