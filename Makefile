@@ -4,7 +4,8 @@
 #   make install    install the module and mod_status_set.h with apxs; on
 #                   Debian also the a2enmod pair
 #   make run        start a private httpd with conf/demo.conf on PORT
-#   make test       run the test suite against a real httpd
+#   make test       run the test suite against a real httpd (and part of
+#                   it under the worker and prefork MPMs)
 #   make clean
 #
 # CC=clang builds with clang.  APXS= picks another apxs.
@@ -18,7 +19,8 @@ SOURCES  = mod_status_set.c status_set_parse.c
 HEADERS  = status_set_parse.h
 MODULE   = .libs/mod_status_set.so
 EXAMPLE  = examples/.libs/mod_status_echo.so
-DEB_PKGS = apache2 apache2-dev curl python3-pytest
+DEB_PKGS = apache2 apache2-dev curl python3-pytest openssl php-fpm \
+           libapache2-mod-security2
 MODS_AVAILABLE = /etc/apache2/mods-available
 
 # apxs's libtool would use the compiler httpd was built with; honour CC.
@@ -65,8 +67,18 @@ install: $(MODULE)
 run: deps $(MODULE) $(EXAMPLE)
 	@sh conf/run.sh $(PORT)
 
+# The whole suite under the event MPM, then the pipeline and phase tests
+# again under worker and prefork (SPEC 6; SS_MPM picks the test servers'
+# MPM, and test_stacks.py starts one server of each by itself).
+MPM_TESTS = tests/test_pipeline.py tests/test_request_phase.py \
+            tests/test_response_phase.py tests/test_api.py
+
 test: deps $(MODULE) $(EXAMPLE)
 	$(PYTHON) -m pytest -p no:cacheprovider tests
+	@set -e; for mpm in worker prefork; do \
+	    echo "== SS_MPM=$$mpm: $(MPM_TESTS)"; \
+	    SS_MPM=$$mpm $(PYTHON) -m pytest -p no:cacheprovider -q $(MPM_TESTS); \
+	done
 
 # The whole suite against Debian's apache2 with the module built with
 # AddressSanitizer and UBSan, and the ASan runtime preloaded (as
