@@ -19,8 +19,10 @@ SOURCES  = mod_status_set.c status_set_parse.c
 HEADERS  = status_set_parse.h
 MODULE   = .libs/mod_status_set.so
 EXAMPLE  = examples/.libs/mod_status_echo.so
-DEB_PKGS = apache2 apache2-dev curl python3-pytest openssl php-fpm \
-           libapache2-mod-security2
+DEB_PKGS = apache2 apache2-dev curl python3-pytest
+# The stacks the tests build besides apache2's own modules (TLS, PHP-FPM,
+# mod_security2).
+TEST_PKGS = $(DEB_PKGS) openssl php-fpm libapache2-mod-security2
 MODS_AVAILABLE = /etc/apache2/mods-available
 
 # apxs's libtool would use the compiler httpd was built with; honour CC.
@@ -38,7 +40,7 @@ ASAN_DIR   = build/asan
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
-.PHONY: all install run test clean deps fuzz test-asan test-valgrind load bench
+.PHONY: all install run test clean deps test-deps fuzz test-asan test-valgrind load bench
 
 all: $(MODULE) $(EXAMPLE)
 
@@ -55,6 +57,9 @@ $(EXAMPLE): examples/mod_status_echo.c mod_status_set.h
 # missing: as root with apt-get, otherwise print the command and stop.
 deps:
 	@sh tests/deps.sh $(DEB_PKGS)
+
+test-deps:
+	@sh tests/deps.sh $(TEST_PKGS)
 
 install: $(MODULE)
 	$(APXS) -i -n status_set mod_status_set.la
@@ -73,7 +78,7 @@ run: deps $(MODULE) $(EXAMPLE)
 MPM_TESTS = tests/test_pipeline.py tests/test_request_phase.py \
             tests/test_response_phase.py tests/test_api.py
 
-test: deps $(MODULE) $(EXAMPLE)
+test: test-deps $(MODULE) $(EXAMPLE)
 	$(PYTHON) -m pytest -p no:cacheprovider tests
 	@set -e; for mpm in worker prefork; do \
 	    echo "== SS_MPM=$$mpm: $(MPM_TESTS)"; \
@@ -83,7 +88,7 @@ test: deps $(MODULE) $(EXAMPLE)
 # The whole suite against Debian's apache2 with the module built with
 # AddressSanitizer and UBSan, and the ASan runtime preloaded (as
 # mod_maxminddb's CI does).  Any sanitizer report fails the test.
-test-asan: deps $(EXAMPLE)
+test-asan: test-deps $(EXAMPLE)
 	@rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
 	cp $(SOURCES) $(HEADERS) mod_status_set.h $(ASAN_DIR)/
 	cd $(ASAN_DIR) && $(APXS) -S CC=gcc -c $(addprefix -Wc$(comma),$(WARN) $(ASAN_FLAGS)) \
@@ -94,7 +99,7 @@ test-asan: deps $(EXAMPLE)
 
 # The whole suite with every server running as `valgrind apache2 -X`
 # (memcheck): an error whose stack passes through the module fails it.
-test-valgrind: deps $(MODULE) $(EXAMPLE)
+test-valgrind: test-deps $(MODULE) $(EXAMPLE)
 	@sh tests/deps.sh valgrind
 	SS_VALGRIND=1 $(PYTHON) -m pytest -p no:cacheprovider tests
 
