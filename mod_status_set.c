@@ -980,6 +980,13 @@ static int ss_fixups(request_rec *r)
      * whose status is not 200).  The API never writes r->status early, so
      * a handler's plain internal redirect is not taken for one. */
     if (r->prev && r->status != HTTP_OK) {
+        /* Nor may it switch protocols: core's upgrade handler would take
+         * the client's "Upgrade: h2c" on this request, and mod_http2 then
+         * replays its URL as a fresh request, sending the error page as
+         * "200" (an httpd quirk, the same without this module). */
+        if (apr_table_get(r->headers_in, "Upgrade")) {
+            apr_table_unset(r->headers_in, "Upgrade");
+        }
         return DECLINED;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
@@ -1066,8 +1073,8 @@ static int ss_count_header(const apr_table_t *t, const char *name)
 }
 
 /* StatusSetFromHeader: the setter a handler or backend wrote into a
- * response header.  Fills *st and returns 1 if there is a valid one; an
- * invalid one is ignored with one warning.  Either way the header is
+ * response header.  Fills *st and returns 1 if there is a valid one, -1 if
+ * there is an invalid one (ignored, with one warning), 0 if there is none.  Either way the header is
  * removed (unless keep).  Request headers are never read: only headers_out
  * and err_headers_out. */
 static int ss_from_header(request_rec *r, const ss_dir_conf_t *dc,
@@ -1095,11 +1102,11 @@ static int ss_from_header(request_rec *r, const ss_dir_conf_t *dc,
     }
     if (err) {
         ss_warn_header(r, name, err);
-        return 0;
+        return -1;
     }
     reason = spec.reason ? spec.reason : ss_default_reason(r, spec.code);
     return ss_status_init(r->pool, st, spec.code, spec.substatus, spec.error,
-                          reason, dc->from_source) == APR_SUCCESS;
+                          reason, dc->from_source) == APR_SUCCESS ? 1 : -1;
 }
 
 /* StatusSetFromHeader for r, once: in STATUS_SET_ORIGIN for what the
@@ -1111,15 +1118,19 @@ static ss_req_t *ss_bridge(request_rec *r, const ss_dir_conf_t *dc,
                            ss_req_t *rq)
 {
     ss_status_t st;
+    int found;
 
     if ((ss_flags(r) & SS_F_BRIDGED) && dc->from_keep) {
         /* keep leaves the header in place: read it once. */
         return rq;
     }
-    if (ss_from_header(r, dc, &st)) {
+    found = ss_from_header(r, dc, &st);
+    if (found > 0) {
         rq = ss_record(r, &st);
     }
-    ss_mark(r, SS_F_BRIDGED);
+    if (found) {
+        ss_mark(r, SS_F_BRIDGED);
+    }
     return rq;
 }
 
@@ -1342,7 +1353,7 @@ static void ss_bridge_failed(request_rec *r)
         ss_mark(p, SS_F_BRIDGED);
         /* Recorded on the ErrorDocument's request, whose status it is:
          * on p it would look replaced by p's own error. */
-        if (ss_from_header(p, pdc, &st)) {
+        if (ss_from_header(p, pdc, &st) > 0) {
             ss_record(r, &st);
         }
     }
@@ -1494,14 +1505,16 @@ static int ss_status_sent(const request_rec *r)
     if (r->sent_bodyct || (ss_flags(r) & SS_F_COMMITTED)) {
         return 1;
     }
-    if (r->main || !(ss_flags(r) & SS_F_STARTED)) {
+    if (r->main || !r->per_dir_config) {
         return 0;
     }
-    /* HTTP_HEADER leaves the chain once it wrote the status line, also for
-     * a bodiless response (HEAD, 204, 304), for which it does not set
-     * sent_bodyct (ap_die() makes the same test).  httpd adds it when the
-     * request is made, so after insert_filter its absence is telling;
-     * mod_http2 sets sent_bodyct for every response. */
+    /* HTTP_HEADER leaves the chain once it wrote the status line and the
+     * end of a bodiless response (HEAD, 204, 304), for which it does not
+     * set sent_bodyct (ap_die() makes the same test).  httpd adds it in
+     * create_request, before r gets its configuration, so from then on its
+     * absence is telling; mod_http2 sets sent_bodyct for every response.
+     * Not seen: a HEAD whose handler flushed before the call (HTTP_HEADER
+     * stays until the end of the response). */
     for (f = r->output_filters; f; f = f->next) {
         if (f->frec == ss_writer_h1
             || (ss_writer_h2 && f->frec == ss_writer_h2)) {

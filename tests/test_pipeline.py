@@ -141,6 +141,22 @@ ProxyPass /chain/ http://127.0.0.1:@PORT2@/
     Header always set X-App-Status "451.4 \"Legal\""
 </Location>
 
+<Location /mhk/>
+    StatusSetFromHeader X-App-Status keep
+    Header set X-App-Status "299.2 \"Via Headers\""
+</Location>
+<Location /denied2/>
+    Require all denied
+</Location>
+<Location /denieddoc/>
+    Require all denied
+    ErrorDocument 403 /errdoc.html
+</Location>
+<Location /upg/>
+    StatusSet 403.6 "IP Rejected"
+    ErrorDocument 403 /errdoc.html
+</Location>
+
 # ProxyErrorOverride with an ErrorDocument that is a local URL.
 ProxyPass /peodoc/ http://127.0.0.1:@PORT2@/
 <Location /peodoc/>
@@ -192,6 +208,7 @@ FILES = {
         'X-App-Status: 503.2 "Maint" error=4'], body="backend 500\n"),
     "htdocs/errdoc.html": "ERRDOC\n",
     "htdocs/hdr/f.txt": "hdr\n",
+    "htdocs/mhk/f.txt": "hdr\n",
     "htdocs/hdrerr/f.txt": "hdr\n",
     "htdocs/f.txt": "plain\n",
     # Enough text before the include that its head has gone out by then.
@@ -519,3 +536,39 @@ def test_api_call_from_an_ssi_subrequest_is_recorded_there(srv, errlog):
     assert fields(access(srv, r)) == ("200", "0", "0", "OK")
     lines = errlog.lines_with("SS0001")
     assert len(lines) == 1 and "status 299.5" in lines[0], lines
+
+
+# -- found by the second review ------------------------------------------------
+
+def test_bridge_header_set_by_mod_headers_with_keep(srv):
+    r = http(srv.port, "/mhk/f.txt")
+    assert r.status_line == b"HTTP/1.1 299 Via Headers"
+    assert r.header("X-App-Status") == '299.2 "Via Headers"'
+    assert fields(access(srv, r)) == ("299", "2", "0", "Via Headers")
+
+
+@pytest.mark.parametrize("path,page", [("/denied2/", None),
+                                       ("/denieddoc/", b"ERRDOC\n")])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_api_call_after_an_error_response_is_refused(srv, errlog, method,
+                                                     path, page):
+    errlog.expect("AH01630")
+    r = http(srv.port, path, method=method, headers=[
+        "X-SS-Phase: log_transaction", "X-SS-Call1: 299 3 4 Api%20Late"])
+    assert r.status_line == b"HTTP/1.1 403 Forbidden"
+    if page and method == "GET":
+        assert r.body == page
+    a = access(srv, r)
+    assert fields(a) == ("403", "0", "0", "Forbidden")
+    assert (a["note_sub"], a["note_src"]) == ("-", "-")
+    assert not errlog.lines_with("SS0001")
+
+
+def test_h2c_upgrade_does_not_swallow_an_errordocument_status(srv):
+    """curl --http2 on http:// asks to upgrade; the ErrorDocument's own
+    request must not switch protocols (httpd would then send its page as
+    a 200 on stream 1)."""
+    r = curl(srv.port, "/upg/x", "--http2")
+    assert r.status_line == "HTTP/1.1 403 IP Rejected"
+    assert r.body == b"ERRDOC\n"
+    assert fields(access(srv, r)) == ("403", "6", "0", "IP Rejected")
