@@ -284,14 +284,18 @@ class CurlResult:
         return vals[0] if vals else None
 
 
-def curl(port, path, *args):
-    """Run curl against the server; args are extra curl options."""
+def curl(port, path, *args, scheme="http"):
+    """Run curl against the server; args are extra curl options.  With
+    scheme "https" curl takes the suite's self-signed certificate (-k).
+    The result carries http_version as curl's %{http_version} says it."""
     test_id = new_id()
     with tempfile.TemporaryDirectory() as d:
         hfile, bfile = os.path.join(d, "head"), os.path.join(d, "body")
         cmd = ["curl", "-sS", "-D", hfile, "-o", bfile,
-               "-H", "X-Test-Id: " + test_id] + list(args) + [
-               "http://127.0.0.1:%d%s" % (port, path)]
+               "-w", "%{http_version}", "-H", "X-Test-Id: " + test_id]
+        if scheme == "https":
+            cmd.append("-k")
+        cmd += list(args) + ["%s://127.0.0.1:%d%s" % (scheme, port, path)]
         p = subprocess.run(cmd, capture_output=True, timeout=30)
         assert p.returncode == 0, "curl failed: %s" % p.stderr.decode()
         with open(hfile, "rb") as f:
@@ -300,4 +304,35 @@ def curl(port, path, *args):
         if os.path.exists(bfile):
             with open(bfile, "rb") as f:
                 body = f.read()
-    return CurlResult(head, body, test_id)
+    r = CurlResult(head, body, test_id)
+    r.http_version = p.stdout.decode().strip()
+    return r
+
+
+# -- backends and log fields shared by the test modules ----------------------
+
+# A virtual host of the test server itself on @PORT2@ serving mod_asis
+# files, so that every backend status line and header is exact.
+BACKEND_VHOST = r"""
+Listen 127.0.0.1:@PORT2@
+<VirtualHost 127.0.0.1:@PORT2@>
+    DocumentRoot "@ROOT@/backend"
+    CustomLog "@ROOT@/logs/backend_log" "%r %>s"
+    <Directory "@ROOT@/backend">
+        Require all granted
+        AddHandler send-as-is .asis
+    </Directory>
+</VirtualHost>
+"""
+
+
+def asis(status, headers=(), body="backend body\n"):
+    """A mod_asis file: that status line, those headers, that body."""
+    head = "Status: %s\nContent-Type: text/plain\n" % status
+    head += "".join(h + "\n" for h in headers)
+    return head + "\n" + body
+
+
+def fields(a):
+    """status, substatus, error and reason of a parsed access-log line."""
+    return (a["status"], a["sub"], a["error"], a["reason"])

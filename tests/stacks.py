@@ -9,10 +9,9 @@ import signal
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 
-from conftest import CurlResult, Reader, new_id
+from conftest import Reader, curl, new_id
 
 
 # -- TLS ---------------------------------------------------------------------
@@ -36,25 +35,8 @@ def make_cert(directory):
 
 
 def curl_https(port, path, *args):
-    """curl -k against https://127.0.0.1:port; the result also carries
-    http_version, as curl's %{http_version} reports it ("2", "1.1")."""
-    test_id = new_id()
-    with tempfile.TemporaryDirectory() as d:
-        hfile, bfile = os.path.join(d, "head"), os.path.join(d, "body")
-        cmd = ["curl", "-sS", "-k", "-D", hfile, "-o", bfile,
-               "-w", "%{http_version}", "-H", "X-Test-Id: " + test_id] + \
-            list(args) + ["https://127.0.0.1:%d%s" % (port, path)]
-        p = subprocess.run(cmd, capture_output=True, timeout=30)
-        assert p.returncode == 0, "curl failed: %s" % p.stderr.decode()
-        with open(hfile, "rb") as f:
-            head = f.read().decode("latin-1")
-        body = b""
-        if os.path.exists(bfile):
-            with open(bfile, "rb") as f:
-                body = f.read()
-    r = CurlResult(head, body, test_id)
-    r.http_version = p.stdout.decode().strip()
-    return r
+    """curl -k against https://127.0.0.1:port."""
+    return curl(port, path, *args, scheme="https")
 
 
 def tls_http(port, path, method="GET", headers=(), alpn=("http/1.1",)):

@@ -16,28 +16,19 @@ import time
 import pytest
 
 import pyhttpd
-from conftest import access, curl, http, new_id, start_server_obj, stop_server
+from conftest import (BACKEND_VHOST, access, asis, curl, fields, http, new_id,
+                      start_server_obj, stop_server)
 from pyhttpd import BASE_MODULES
 
 MODULES = BASE_MODULES + ["proxy", "proxy_http", "asis", "cache",
                           "cache_socache", "socache_shmcb", "cache_disk"]
 
-CONF = r"""
+CONF = BACKEND_VHOST + r"""
 LoadModule ss_test_module "@TESTMOD@"
 ScriptAlias /cgi-bin/ "@ROOT@/cgi-bin/"
 <Directory "@ROOT@/cgi-bin">
     Require all granted
 </Directory>
-
-Listen 127.0.0.1:@PORT2@
-<VirtualHost 127.0.0.1:@PORT2@>
-    DocumentRoot "@ROOT@/backend"
-    CustomLog "@ROOT@/logs/backend_log" "%r %>s"
-    <Directory "@ROOT@/backend">
-        Require all granted
-        AddHandler send-as-is .asis
-    </Directory>
-</VirtualHost>
 
 # 1: the bridged header must never reach the cache or a client.
 CacheSocache shmcb
@@ -185,12 +176,6 @@ printf 'Content-Type: text/plain\\r\\n\\r\\ncgi body\\n'
 """
 
 
-def asis(status, headers=(), body="backend body\n"):
-    head = "Status: %s\nContent-Type: text/plain\n" % status
-    head += "".join(h + "\n" for h in headers)
-    return head + "\n" + body
-
-
 ORDER = 'X-App-Status: 404.7 "No Such Order" error=1403'
 FILES = {
     "backend/order.asis": asis("200 OK", ["Cache-Control: max-age=300", ORDER],
@@ -238,10 +223,6 @@ def srv(ss_test_module):
     h = start_server_obj(h)
     yield h
     stop_server(h)
-
-
-def fields(a):
-    return (a["status"], a["sub"], a["error"], a["reason"])
 
 
 def backend_hits(srv, path, want):

@@ -10,7 +10,7 @@ off.
 
 import pytest
 
-from conftest import access, curl, http, raw, start_server, stop_server
+from conftest import access, asis, curl, http, raw, start_server, stop_server
 from pyhttpd import BASE_MODULES
 
 MODULES = BASE_MODULES + ["proxy", "proxy_http", "asis", "cache",
@@ -171,12 +171,6 @@ case "$QUERY_STRING" in
 esac
 printf 'Content-Type: text/plain\\r\\n\\r\\ncgi body\\n'
 """
-
-
-def asis(status, headers=(), body="backend body\n"):
-    head = "Status: %s\nContent-Type: text/plain\n" % status
-    head += "".join(h + "\n" for h in headers)
-    return head + "\n" + body
 
 
 FILES = {

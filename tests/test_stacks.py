@@ -22,23 +22,13 @@ import time
 import pytest
 
 import pyhttpd
-from conftest import (access, curl, http, new_id, raw, start_server_obj,
-                      stop_server)
+from conftest import (BACKEND_VHOST, access, asis, curl, fields, http,
+                      new_id, raw, start_server_obj, stop_server)
 from pyhttpd import BASE_MODULES
 from stacks import PhpFpm, curl_https, make_cert, php_fpm_binary, tls_http
 
 NO_MPM = [m for m in BASE_MODULES if not m.startswith("mpm_")]
 ORDER = 'X-App-Status: 404.7 "No Such Order" error=1403'
-
-
-def fields(a):
-    return (a["status"], a["sub"], a["error"], a["reason"])
-
-
-def asis(status, headers=(), body="backend body\n"):
-    head = "Status: %s\nContent-Type: text/plain\n" % status
-    head += "".join(h + "\n" for h in headers)
-    return head + "\n" + body
 
 
 def rule_src(srv, needle):
@@ -78,17 +68,6 @@ def start(h):
     return h
 
 
-BACKEND_VHOST = r"""
-Listen 127.0.0.1:@PORT2@
-<VirtualHost 127.0.0.1:@PORT2@>
-    DocumentRoot "@ROOT@/backend"
-    CustomLog "@ROOT@/logs/backend_log" "%r %>s"
-    <Directory "@ROOT@/backend">
-        Require all granted
-        AddHandler send-as-is .asis
-    </Directory>
-</VirtualHost>
-"""
 
 
 # -- 1. MPMs ------------------------------------------------------------------
