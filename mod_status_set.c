@@ -1450,6 +1450,12 @@ static int ss_has_error_bucket(apr_bucket_brigade *bb)
     }
     return 0;
 }
+
+/* The brigade starts with EOS: the response has no body (left). */
+static int ss_starts_with_eos(apr_bucket_brigade *bb)
+{
+    return !APR_BRIGADE_EMPTY(bb) && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(bb));
+}
 #if defined(__clang__)
 #pragma clang diagnostic pop
 #endif
@@ -1477,8 +1483,7 @@ static apr_status_t ss_final_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
         ss_final_phase(r);
         if (was_bodiless && !AP_STATUS_IS_HEADER_ONLY(r->status)
-            && r->bytes_sent == 0 && !APR_BRIGADE_EMPTY(bb)
-            && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(bb))) {
+            && r->bytes_sent == 0 && ss_starts_with_eos(bb)) {
             /* CONTENT_LENGTH left the length alone for a 204 or 304; the
              * status that replaces it says there is a body, and it is
              * empty. */
