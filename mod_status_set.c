@@ -15,32 +15,40 @@
  *       The phrase for CODE whenever no setter chose one, including codes
  *       Apache has no name for (which it would otherwise send as 500).
  *
- *   StatusSetResponse MATCH CODE[.SUB] ["REASON"] [error=N] [expr=EXPR]
+ *   StatusSetResponse MATCH CODE[.SUB] ["REASON"] [error=N] [location=URL]
+ *                     [expr=EXPR]
  *       Output filter.  The first rule whose MATCH (404, 404.13, 4xx,
- *       500-504, *) fits the response's status rewrites it; rules are
- *       indexed by code.
+ *       500-504, *) fits the status about to be written rewrites it.
  *
  *   StatusSetFromHeader HEADER-NAME [keep] | off
  *       Output filter.  A response header holding a status value is
  *       applied as a setter and removed.
  *
- * The C API (mod_status_set.h) sets the same tuple from other modules.
- * In the filter the order is: the handler's status, the API's (or a
- * StatusSet rule's), the header, the response rules, the reason table.
+ * Directive words are split by ap_getword_conf(), as for every directive.
+ * The C API (mod_status_set.h) sets the same tuple from other modules; it
+ * keeps the state and never writes r->status before the handler returns.
  *
  * Whatever a setter applies is recorded as request notes
  * (status-set-substatus, -error, -reason, -source), environment variables
  * (STATUS_SET_SUBSTATUS, _ERROR, _REASON), the log format tags %^SS %^SE
- * %^SR, and one error-log line at LogLevel status_set:info (SS0001).
+ * %^SR, and one error-log line per step at LogLevel status_set:info
+ * (SS0001).
  *
- * Why an output filter: Apache keeps the reason phrase only in
- * r->status_line, which ap_internal_redirect() does not copy to the new
- * request (so an ErrorDocument that is a local URL would lose it), and
- * which the HTTP_HEADER filter replaces with "500 Internal Server Error"
- * for any code missing from its table.  The filter runs just before
- * HTTP_HEADER and writes the status line that the request should carry.
- * It is inserted only when a setter acted or the request's context has
- * StatusSetReason, StatusSetResponse or StatusSetFromHeader.
+ * Where the status is decided:
+ *   - Apache's error path (insert_error_filter): a StatusSet 4xx/5xx, a
+ *     hook's error, ProxyErrorOverride: the setter's state and the bridge
+ *     header apply there, before the canned page is made.
+ *   - STATUS_SET_ORIGIN (AP_FTYPE_CONTENT_SET - 1), on the response's first
+ *     data: the API's state and the bridge header, before mod_cache's
+ *     CACHE_SAVE stores the response and before BYTERANGE cuts it.
+ *   - STATUS_SET_FINAL, linked in right before HTTP_HEADER (or mod_http2's
+ *     H2_C2_RESPONSE_OUT), after every filter that can change the status:
+ *     StatusSetResponse, StatusSetReason, and r->status_line.  Apache keeps
+ *     a reason phrase only in r->status_line, which ap_internal_redirect()
+ *     does not copy and HTTP_HEADER replaces with "500 Internal Server
+ *     Error" for any code missing from its table: so it is written here.
+ * Requests that no setter or response-phase directive concerns get neither
+ * filter.
  */
 
 #include "httpd.h"
