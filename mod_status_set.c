@@ -182,6 +182,7 @@ typedef struct {
 #define SS_F_BRIDGED    0x10  /* StatusSetFromHeader was read for r */
 #define SS_F_MARKERS    0x20  /* the flags a marker can carry */
 #define SS_F_APPLIED    0x20  /* the setter's status is in r->status */
+#define SS_F_NOCACHE    0x40  /* the module set r->no_cache for it */
 
 typedef struct {
     request_rec *owner;       /* the request that set it */
@@ -1198,6 +1199,18 @@ static const ss_resp_rule_t *ss_find_resp_rule(request_rec *r,
     return NULL;
 }
 
+/* A response whose status a setter chose is not stored by mod_cache: a
+ * hit would be served without the state.  Undone if the state is dropped
+ * for Apache's own error (ss_insert_error_filter), so that httpd does not
+ * mark that error with Expires. */
+static void ss_no_cache(request_rec *r, ss_req_t *rq)
+{
+    if (!r->no_cache) {
+        r->no_cache = 1;
+        rq->flags |= SS_F_NOCACHE;
+    }
+}
+
 /* The setter's state that applies to r now, or NULL.  A state whose code
  * r->status no longer carries is dropped when the status changed after it
  * was applied (a byte range made 206 of a 200), or when the target of a
@@ -1235,7 +1248,7 @@ static void ss_origin_phase(request_rec *r)
     }
     if (rq) {
         ss_assert_status(r, rq);
-        r->no_cache = 1;
+        ss_no_cache(r, rq);
     }
 }
 
@@ -1394,7 +1407,7 @@ static void ss_insert_filter(request_rec *r)
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
     if (rq) {
-        r->no_cache = 1;
+        ss_no_cache(r, rq);
         ss_add_filters(r, 1, check);
     }
     else if (ss_conf_filters(dc)) {
@@ -1422,6 +1435,9 @@ static void ss_insert_error_filter(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "SS0003: error response %d replaces status %d set "
                       "by %s", r->status, rq->st.code, rq->st.source);
+        if (rq->flags & SS_F_NOCACHE) {
+            r->no_cache = 0;
+        }
         ss_forget(r);
         rq = NULL;
     }
@@ -1547,6 +1563,7 @@ static apr_status_t ss_set_status(request_rec *r, int status,
                                   apr_status_t error)
 {
     ss_status_t st;
+    ss_req_t *rq;
     apr_status_t rv;
 
     if (!r || ss_check_status(NULL, status, substatus)
@@ -1561,12 +1578,12 @@ static apr_status_t ss_set_status(request_rec *r, int status,
     }
     rv = ss_status_init(r->pool, &st, status, substatus, error, reason,
                         "api");
-    if (rv != APR_SUCCESS || !ss_record(r, &st)) {
+    if (rv != APR_SUCCESS || !(rq = ss_record(r, &st))) {
         return APR_ENOMEM;
     }
     if (!r->main && (ss_flags(r) & SS_F_STARTED)) {
         /* insert_filter has run: add what it would have added. */
-        r->no_cache = 1;
+        ss_no_cache(r, rq);
         ss_add_filters(r, 1, 1);
     }
     return APR_SUCCESS;

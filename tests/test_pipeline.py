@@ -17,7 +17,7 @@ import pytest
 
 import pyhttpd
 from conftest import (BACKEND_VHOST, access, asis, curl, fields, http, new_id,
-                      start_server_obj, stop_server)
+                      raw, start_server_obj, stop_server)
 from pyhttpd import BASE_MODULES
 
 MODULES = BASE_MODULES + ["proxy", "proxy_http", "asis", "cache",
@@ -553,3 +553,20 @@ def test_h2c_upgrade_does_not_swallow_an_errordocument_status(srv):
     assert r.status_line == "HTTP/1.1 403 IP Rejected"
     assert r.body == b"ERRDOC\n"
     assert fields(access(srv, r)) == ("403", "6", "0", "IP Rejected")
+
+
+def test_httpds_own_error_after_an_api_call_is_not_marked_uncacheable(srv):
+    """The API marks a response it sets as not cacheable (httpd then adds
+    Expires); when httpd's own error replaces that status, the mark goes."""
+    req = ("POST /api/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Test-Id: %s\r\n"
+           "X-SS-Phase: handler\r\nX-SS-Call1: 422 0 0 -\r\n"
+           "X-SS-Read-Body: 1\r\nTransfer-Encoding: chunked\r\n"
+           "Connection: close\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n" % new_id())
+    (r,), _ = raw(srv.port, req.encode())
+    assert r.status_line == b"HTTP/1.1 400 Bad Request"
+    assert r.header("Expires") is None
+    # The same call with a good body: the setter's status, not cacheable.
+    r = http(srv.port, "/api/x", method="POST", body=b"hello", headers=[
+        "X-SS-Phase: handler", "X-SS-Call1: 422 0 0 -", "X-SS-Read-Body: 1"])
+    assert r.status_line == b"HTTP/1.1 422 Unprocessable Entity"
+    assert r.header("Expires") == r.header("Date")
