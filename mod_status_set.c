@@ -6,8 +6,8 @@
  * Directives (status values are CODE[.SUB] ["REASON"] [error=N]):
  *
  *   StatusSet CODE[.SUB] ["REASON"] [error=N] [location=URL] [expr=EXPR]
- *       Fixups hook.  The first matching rule (most specific context
- *       first, then file order) ends the request with that status:
+ *       Fixups hook.  The first matching rule (the section httpd merges
+ *       last first, then file order) ends the request with that status:
  *       4xx/5xx and 3xx through Apache's error machinery (ErrorDocument
  *       applies), 2xx with an empty body from this module's handler.
  *
@@ -116,7 +116,7 @@ typedef struct {
 
 #define SS_NCODES (SS_CODE_MAX - SS_CODE_MIN + 1)
 
-/* StatusSetReason phrases, most specific context first, with a bit per
+/* StatusSetReason phrases, the section merged last first, with a bit per
  * code that has one: most responses have none, and learn it in one test. */
 typedef struct {
     apr_array_header_t *list;             /* ss_reason_t */
@@ -157,7 +157,7 @@ typedef struct {
 
 /* Per-directory configuration.  Arrays are NULL when a context has none,
  * so that a merge can share the parent's array without copying it.  Every
- * array lists the most specific context's entries first; lookups take the
+ * array lists the entries of the section merged last first; lookups take the
  * first hit. */
 typedef struct {
     apr_array_header_t *rules;      /* ss_rule_t *, StatusSet */
@@ -867,13 +867,15 @@ static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
         }
     }
 
-    /* The phrase was validated (no control byte), so it is safe here. */
+    /* Escaped: a backend's phrase may hold a quote that would forge a
+     * field of the line. */
     if (APLOGrinfo(r)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "SS0001: status %d.%s \"%s\" error=%s set by %s for %s",
-                      st->code, st->sub_str, st->reason, st->err_str,
-                      st->source, ap_escape_logitem(r->pool,
-                                                    ss_client_uri(r)));
+                      st->code, st->sub_str,
+                      ap_escape_logitem(r->pool, st->reason), st->err_str,
+                      ap_escape_logitem(r->pool, st->source),
+                      ap_escape_logitem(r->pool, ss_client_uri(r)));
     }
     return rq;
 }
@@ -1176,7 +1178,7 @@ static const ss_resp_rule_t *ss_find_resp_rule(request_rec *r,
         const apr_array_header_t *one =
             set->by_code ? set->by_code[code - SS_CODE_MIN] : NULL;
         const ss_resp_entry_t *a, *b, *e;
-        int ia = 0, ib = 0;
+        int ia = 0, ib = 0, last = -1;
 
         a = ss_next_entry(one, &ia, code, substatus);
         b = ss_next_entry(set->spans, &ib, code, substatus);
@@ -1191,6 +1193,11 @@ static const ss_resp_rule_t *ss_find_resp_rule(request_rec *r,
                 ib++;
                 b = ss_next_entry(set->spans, &ib, code, substatus);
             }
+            /* A rule whose MATCH items overlap (404,4xx) is tried once. */
+            if (e->seq == last) {
+                continue;
+            }
+            last = e->seq;
             if (ss_expr_true(r, e->rule->expr, e->rule->st.source)) {
                 return e->rule;
             }

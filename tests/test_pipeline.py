@@ -165,6 +165,16 @@ ProxyPass /peodoc/ http://127.0.0.1:@PORT2@/
     StatusSet 403.6 "IP address rejected" error=5
     ErrorDocument 403 /missing-error-page.html
 </Location>
+
+# Review 4: a rule whose MATCH items overlap is tried once.
+<Location /overlap/>
+    StatusSetResponse 404,4xx 410 "Overlap" "expr=file('@ROOT@/no-such') == 'x'"
+</Location>
+# Review 4: a backend phrase with a quote cannot forge SS0001's fields.
+ProxyPass /quoted/ http://127.0.0.1:@PORT2@/
+<Location /quoted/>
+    StatusSetFromHeader X-App-Status
+</Location>
 """
 
 STATUS_CGI = """#!/bin/sh
@@ -191,6 +201,8 @@ FILES = {
         'X-App-Status: 500.19 "Config Broken" error=13'], body="b\n"),
     "backend/m500.asis": asis("500 Broken", [
         'X-App-Status: 503.2 "Maint" error=4'], body="backend 500\n"),
+    "backend/quote.asis": asis("200 OK", [
+        'X-App-Status: 299.1 "Evil\\" set by api for /x" error=2']),
     "htdocs/errdoc.html": "ERRDOC\n",
     "htdocs/hdr/f.txt": "hdr\n",
     "htdocs/mhk/f.txt": "hdr\n",
@@ -570,3 +582,32 @@ def test_httpds_own_error_after_an_api_call_is_not_marked_uncacheable(srv):
         "X-SS-Phase: handler", "X-SS-Call1: 422 0 0 -", "X-SS-Read-Body: 1"])
     assert r.status_line == b"HTTP/1.1 422 Unprocessable Entity"
     assert r.header("Expires") == r.header("Date")
+
+
+# Review 4 (finding 2): MATCH "404,4xx" puts one rule in two lists; its
+# expr= must be evaluated once per response, not once per item.
+def test_overlapping_match_items_evaluate_the_rule_once(srv, errlog):
+    errlog.expect("SS0002")
+    errlog.expect_match(r"\[status_set:error\] .* Evaluation of expression "
+                        r"from .*httpd\.conf:\d+ failed: Cannot open file")
+    r = http(srv.port, "/overlap/missing.txt")
+    assert r.status_line == b"HTTP/1.1 404 Not Found"
+    warn = [line for line in errlog.new_lines() if "SS0002:" in line]
+    assert len(warn) == 1, warn
+
+
+# Review 4 (finding 3): the phrase is escaped in SS0001, so a quote in it
+# cannot end the quoted field early and forge "set by api".  httpd escapes
+# the whole message again (a backslash is doubled): a reader undoes that
+# layer first, then reads the quoted field with its \" escapes.
+def test_ss0001_escapes_the_phrase(srv, errlog):
+    r = http(srv.port, "/quoted/quote.asis")
+    assert r.status_line == b'HTTP/1.1 299 Evil" set by api for /x'
+    lines = errlog.lines_with("SS0001")
+    assert len(lines) == 1, lines
+    msg = lines[0].split("SS0001: ", 1)[1].replace("\\\\", "\\")
+    m = re.fullmatch(r'status 299\.1 "((?:[^"\\]|\\.)*)" error=2 set by (\S+) '
+                     r'for (\S+)', msg)
+    assert m, msg
+    assert re.sub(r'\\(.)', r'\1', m.group(1)) == 'Evil" set by api for /x'
+    assert m.group(2, 3) == ("header:X-App-Status", "/quoted/quote.asis")
