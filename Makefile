@@ -15,14 +15,20 @@ CC      ?= cc
 PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 WARN     = -Wall -Wextra -Werror
-SOURCES  = mod_status_set.c status_set_parse.c
-HEADERS  = status_set_parse.h
+# The glue, the counters and the tracing in httpd, then the APR-only
+# parts (parser, counters and their exposition, trace records).
+SOURCES  = mod_status_set.c mod_status_set_metrics.c mod_status_set_trace.c \
+           status_set_parse.c status_set_metrics.c status_set_expose.c \
+           status_set_trace.c
+HEADERS  = status_set_parse.h status_set_metrics.h status_set_trace.h \
+           mod_status_set_private.h
 MODULE   = .libs/mod_status_set.so
 EXAMPLE  = examples/.libs/mod_status_echo.so
 DEB_PKGS = apache2 apache2-dev curl python3-pytest
 # The stacks the tests build besides apache2's own modules (TLS, PHP-FPM,
 # mod_security2).
-TEST_PKGS = $(DEB_PKGS) openssl php-fpm libapache2-mod-security2
+TEST_PKGS = $(DEB_PKGS) openssl php-fpm libapache2-mod-security2 \
+            prometheus python3-prometheus-client
 MODS_AVAILABLE = /etc/apache2/mods-available
 
 # apxs's libtool would use the compiler httpd was built with; honour CC.
@@ -76,7 +82,8 @@ run: deps $(MODULE) $(EXAMPLE)
 # again under worker and prefork (SPEC 6; SS_MPM picks the test servers'
 # MPM, and test_stacks.py starts one server of each by itself).
 MPM_TESTS = tests/test_pipeline.py tests/test_request_phase.py \
-            tests/test_response_phase.py tests/test_api.py
+            tests/test_response_phase.py tests/test_api.py \
+            tests/test_metrics.py tests/test_trace.py
 
 test: test-deps $(MODULE) $(EXAMPLE)
 	$(PYTHON) -m pytest -p no:cacheprovider tests

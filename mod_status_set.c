@@ -65,9 +65,8 @@
 #include "apr_optional.h"
 
 #include "mod_status_set.h"
+#include "mod_status_set_private.h"
 #include "status_set_parse.h"
-
-module AP_MODULE_DECLARE_DATA status_set_module;
 
 #define SS_ORIGIN_FILTER "STATUS_SET_ORIGIN"
 #define SS_FINAL_FILTER  "STATUS_SET_FINAL"
@@ -168,6 +167,7 @@ typedef struct {
     const char *from_source;        /* "header:NAME" */
     int from_keep;
     int from_set;                   /* StatusSetFromHeader given here */
+    apr_array_header_t *traces;     /* StatusSetTrace (trace file's) */
 } ss_dir_conf_t;
 
 /* Per-request state, in r->request_config.  A setter allocates one (in
@@ -238,7 +238,8 @@ static ss_reasons_t *ss_merge_reasons(apr_pool_t *p, ss_reasons_t *child,
 
 static int ss_conf_empty(const ss_dir_conf_t *c)
 {
-    return !c->rules && !c->reasons && !c->resp_sets && !c->from_set;
+    return !c->rules && !c->reasons && !c->resp_sets && !c->from_set
+           && !c->traces;
 }
 
 static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
@@ -257,6 +258,7 @@ static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->rules = ss_merge_list(p, add->rules, base->rules);
     conf->reasons = ss_merge_reasons(p, add->reasons, base->reasons);
     conf->resp_sets = ss_merge_list(p, add->resp_sets, base->resp_sets);
+    conf->traces = ss_merge_list(p, add->traces, base->traces);
     /* The nearer StatusSetFromHeader wins, "off" included. */
     if (add->from_set) {
         conf->from_header = add->from_header;
@@ -417,6 +419,20 @@ static int ss_cmd_words(cmd_parms *cmd, const char *args, char ***argv,
     return words->nelts;
 }
 
+const char *ss_cmd_split(cmd_parms *cmd, const char *args, int *argc,
+                         char ***argv)
+{
+    const char *err;
+
+    *argc = ss_cmd_words(cmd, args, argv, &err);
+    return err;
+}
+
+apr_array_header_t **ss_dir_traces(void *dconf)
+{
+    return &((ss_dir_conf_t *)dconf)->traces;
+}
+
 static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
                                      const char *args)
 {
@@ -447,6 +463,7 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
         return err;
     }
 
+    ss_metrics_conf_pair(cmd, spec.code, spec.substatus);
     if (!dc->rules) {
         dc->rules = apr_array_make(cmd->pool, 2, sizeof(ss_rule_t *));
     }
@@ -577,6 +594,7 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
         return err;
     }
 
+    ss_metrics_conf_pair(cmd, spec.code, spec.substatus);
     /* A context's rules form one set, shared by reference in merges. */
     if (!dc->own_set) {
         dc->own_set = apr_pcalloc(cmd->pool, sizeof(ss_resp_set_t));
@@ -839,6 +857,11 @@ static ss_req_t *ss_record(request_rec *r, const ss_status_t *st)
     if (!rq) {
         return NULL;
     }
+    if (ss_trace_configured) {
+        ss_trace_step(r, slot && slot->has_status ? slot->st.code : r->status,
+                      st->code, st->substatus, st->error, st->reason,
+                      st->source);
+    }
     rq->owner = r;
     rq->st = *st;
     rq->has_status = 1;
@@ -1063,6 +1086,7 @@ static int ss_conf_filters(const ss_dir_conf_t *dc)
 
 static void ss_warn_header(request_rec *r, const char *name, const char *why)
 {
+    SS_METRICS_NOTE(SS_METRIC_HEADER_REJECTED);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                   "SS0004: ignoring the response header %s: %s", name, why);
 }
@@ -1575,9 +1599,11 @@ static apr_status_t ss_set_status(request_rec *r, int status,
 
     if (!r || ss_check_status(NULL, status, substatus)
         || (reason && ss_check_reason(NULL, reason, strlen(reason)))) {
+        SS_METRICS_NOTE(SS_METRIC_API_REFUSED);
         return APR_EINVAL;
     }
     if (ss_status_sent(r)) {
+        SS_METRICS_NOTE(SS_METRIC_API_REFUSED);
         return APR_EGENERAL;
     }
     if (!reason) {
@@ -1696,6 +1722,24 @@ static const char *ss_log_reason(request_rec *r, char *arg)
     return ap_escape_logitem(r->pool, ss_wire_reason(ss_wire_request(r)));
 }
 
+void ss_outcome(request_rec *r, ss_outcome_t *out)
+{
+    request_rec *last = r, *wire;
+    const ss_req_t *rq;
+
+    while (last->next) {
+        last = last->next;
+    }
+    wire = ss_wire_request(last);
+    rq = ss_req_find(wire);
+    out->last = last;
+    out->code = last->status;
+    out->substatus = rq ? rq->st.substatus : 0;
+    out->error = rq ? rq->st.error : 0;
+    out->reason = ss_wire_reason(wire);
+    out->source = rq ? rq->st.source : NULL;
+}
+
 static int ss_pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     APR_OPTIONAL_FN_TYPE(ap_register_log_handler) *reg;
@@ -1744,6 +1788,22 @@ static const command_rec ss_cmds[] = {
                      RSRC_CONF | ACCESS_CONF,
                      "HEADER-NAME [keep] | off: apply the status value a "
                      "response header holds"),
+    AP_INIT_FLAG("StatusSetMetrics", ss_cmd_metrics, NULL, RSRC_CONF,
+                 "On|Off: count every final response by code, substatus "
+                 "and source in shared memory (server config only)"),
+    AP_INIT_TAKE1("StatusSetMetricsCapacity", ss_cmd_metrics_capacity, NULL,
+                  RSRC_CONF, "N: room for (code, substatus) pairs and "
+                  "sources besides the configured ones (default 512)"),
+    AP_INIT_RAW_ARGS("StatusSetTrace", ss_cmd_trace, NULL,
+                     RSRC_CONF | ACCESS_CONF,
+                     "MATCH [time>=DURATION] [expr=EXPRESSION] [sample=1/N] "
+                     "[query=on] [headers=NAME,...]: trace matching "
+                     "responses to StatusSetTraceLog"),
+    AP_INIT_TAKE1("StatusSetTraceLog", ss_cmd_trace_log, NULL, RSRC_CONF,
+                  "FILE or \"|PROGRAM\": where trace records go"),
+    AP_INIT_TAKE1("StatusSetTraceLimit", ss_cmd_trace_limit, NULL, RSRC_CONF,
+                  "N: at most N trace records per second per child of "
+                  "this server (default 100); 0: no limit"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };
 
@@ -1785,14 +1845,16 @@ static void ss_register_hooks(apr_pool_t *p)
     ss_final_handle = ap_register_output_filter(SS_FINAL_FILTER,
                           ss_final_filter, NULL, AP_FTYPE_PROTOCOL);
     ap_hook_post_config(ss_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ss_metrics_register_hooks(p);
+    ss_trace_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(status_set) = {
     STANDARD20_MODULE_STUFF,
     ss_create_dir_conf,
     ss_merge_dir_conf,
-    NULL,
-    NULL,
+    ss_trace_create_server,
+    ss_trace_merge_server,
     ss_cmds,
     ss_register_hooks,
     AP_MODULE_FLAG_NONE

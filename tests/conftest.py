@@ -40,6 +40,9 @@ STARTUP_IDS = {
     "AH00493",  # SIGUSR1 received.  Doing graceful restart (event)
     "AH00297",  # SIGUSR1 received.  Doing graceful restart (worker)
     "AH00171",  # Graceful restart requested, doing restart (prefork)
+    "AH00494",  # SIGHUP received.  Attempting to restart (event)
+    "AH00298",  # SIGHUP received.  Attempting to restart (worker)
+    "AH00172",  # SIGHUP received.  Attempting to restart (prefork)
     "AH00558",  # could not determine the FQDN
     # mod_http2 under prefork, written in post_config (after the parent
     # listens): "The mpm module (prefork.c) is not supported by mod_http2".

@@ -24,7 +24,10 @@ PRELOAD = os.environ.get("SS_PRELOAD", "")
 # make test-valgrind: every server runs as `valgrind apache2 -X`; errors
 # whose stack passes through the module's code fail the tests.
 VALGRIND = bool(os.environ.get("SS_VALGRIND"))
-MODULE_FRAMES = ("mod_status_set.c", "status_set_parse.c")
+MODULE_FRAMES = ("mod_status_set.c", "mod_status_set_metrics.c",
+                 "mod_status_set_trace.c", "status_set_parse.c",
+                 "status_set_metrics.c", "status_set_expose.c",
+                 "status_set_trace.c")
 ECHO_MODULE = os.path.join(TOP, "examples", ".libs", "mod_status_echo.so")
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 MODDIR = "/usr/lib/apache2/modules"
@@ -265,6 +268,26 @@ class Httpd:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         self.proc = None
+
+    def restart(self, graceful=True, timeout=30):
+        """A graceful (SIGUSR1) or full (SIGHUP) restart; returns when the
+        new generation runs ("resuming normal operations" once more)."""
+        mark = "resuming normal operations"
+        before = self.error_log().count(mark)
+        self.proc.send_signal(signal.SIGUSR1 if graceful else signal.SIGHUP)
+        deadline = time.time() + timeout
+        while self.error_log().count(mark) <= before:
+            if time.time() > deadline:
+                raise RuntimeError("no restart:\n" + self.error_log()[-2000:])
+            time.sleep(0.05)
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                    return
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def cleanup(self):
         self.stop()

@@ -1,0 +1,357 @@
+/*
+ * mod_status_set_metrics.c -- the counters in httpd: StatusSetMetrics,
+ * the shared segment and its life across restarts, counting in
+ * log_transaction, the status-set-metrics handler and mod_status's page.
+ *
+ * The segment is anonymous shared memory that the parent makes in
+ * post_config and keeps in ap_retained_data (ap_pglobal), so that the
+ * children of the old and the new generation count into the same cells
+ * across a graceful restart.  The MPM runs pre_mpm at start-up and after a
+ * full restart only, never after a graceful one, with no child left: that
+ * is where the counts go back to zero (and where a new size takes effect).
+ * ap_slotmem would be made anew on every restart; the scoreboard has no
+ * room for modules.
+ */
+#include <unistd.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "scoreboard.h"
+#include "mod_status.h"
+
+#include "apr_atomic.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+
+#include "mod_status_set_private.h"
+
+APLOG_USE_MODULE(status_set);
+
+#define SS_METRICS_HANDLER "status-set-metrics"
+#define SS_RETAINED_KEY    "mod_status_set-metrics"
+#define SS_DEFAULT_CAPACITY 512
+
+typedef struct {
+    apr_shm_t *shm;
+    ss_metrics_t *m;
+    unsigned pairs;           /* the room the segment was made with */
+    unsigned want;            /* the room the configuration asks for */
+} ss_retained_t;
+
+ss_metrics_t *ss_metrics_segment;
+
+/* The configuration being read (the parent's; reset in pre_config). */
+static int ss_metrics_on;
+static unsigned ss_metrics_capacity = SS_DEFAULT_CAPACITY;
+static apr_array_header_t *ss_conf_pairs;  /* int[2] */
+static int ss_reading_config;
+
+/* Each thread counts codes into a shard of its own, so that the "200" cell
+ * is not one cache line that every thread of the server writes. */
+static __thread unsigned ss_thread_shard;
+static apr_uint32_t ss_next_shard;
+
+static unsigned ss_shard(void)
+{
+    if (!ss_thread_shard) {
+        ss_thread_shard = 1 + (apr_atomic_inc32(&ss_next_shard)
+                               + (unsigned)getpid() * 7u);
+    }
+    return ss_thread_shard;
+}
+
+/* ------------------------------------------------------------------ */
+/* Directives                                                         */
+
+const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    ss_metrics_on = on;
+    return NULL;
+}
+
+const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    apr_int64_t n;
+
+    (void)dconf;
+    if (err) {
+        return err;
+    }
+    n = apr_strtoi64(arg, &end, 10);
+    if (*end || end == arg || n < 1 || n > SS_METRICS_CAPACITY_MAX) {
+        return apr_psprintf(cmd->pool, "StatusSetMetricsCapacity: '%s' is "
+                            "not a number of pairs from 1 to %d", arg,
+                            SS_METRICS_CAPACITY_MAX);
+    }
+    ss_metrics_capacity = (unsigned)n;
+    return NULL;
+}
+
+void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus)
+{
+    int *pair;
+
+    /* .htaccess files are read by children, long after the segment was
+     * made: their pairs take spare room when they are first counted. */
+    if (!ss_reading_config || substatus <= 0) {
+        return;
+    }
+    if (!ss_conf_pairs) {
+        ss_conf_pairs = apr_array_make(cmd->pool, 8, sizeof(int) * 2);
+    }
+    pair = apr_array_push(ss_conf_pairs);
+    pair[0] = code;
+    pair[1] = substatus;
+}
+
+/* ------------------------------------------------------------------ */
+/* The segment                                                        */
+
+static int ss_metrics_pre_config(apr_pool_t *p, apr_pool_t *plog,
+                                 apr_pool_t *ptemp)
+{
+    (void)p;
+    (void)plog;
+    (void)ptemp;
+    ss_metrics_on = 0;
+    ss_metrics_capacity = SS_DEFAULT_CAPACITY;
+    ss_conf_pairs = NULL;
+    ss_metrics_segment = NULL;
+    ss_reading_config = 1;
+    return OK;
+}
+
+static apr_status_t ss_make_segment(ss_retained_t *rt, server_rec *s)
+{
+    apr_size_t size = ss_metrics_size(rt->want);
+    apr_status_t rv;
+
+    rv = apr_shm_create(&rt->shm, size, NULL, ap_pglobal);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SS0010: cannot make "
+                     "%" APR_SIZE_T_FMT " bytes of shared memory for "
+                     "StatusSetMetrics", size);
+        rt->shm = NULL;
+        rt->m = NULL;
+        return rv;
+    }
+    rt->m = ss_metrics_init(apr_shm_baseaddr_get(rt->shm), rt->want,
+                            apr_time_now());
+    rt->pairs = rt->want;
+    return APR_SUCCESS;
+}
+
+static void ss_reserve_pairs(ss_retained_t *rt, server_rec *s)
+{
+    int i;
+
+    for (i = 0; ss_conf_pairs && i < ss_conf_pairs->nelts; i++) {
+        const int *pair = (const int *)ss_conf_pairs->elts + 2 * i;
+        if (!ss_metrics_reserve(rt->m, pair[0], pair[1])) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SS0011: no room "
+                         "left for %d.%d in the counters (%u pairs; a new "
+                         "StatusSetMetricsCapacity takes effect at a full "
+                         "restart): it counts as %d.other", pair[0], pair[1],
+                         rt->pairs, pair[0]);
+        }
+    }
+}
+
+static int ss_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                  apr_pool_t *ptemp, server_rec *s)
+{
+    ss_retained_t *rt;
+
+    (void)pconf;
+    (void)plog;
+    (void)ptemp;
+    ss_reading_config = 0;
+    /* httpd reads its configuration twice at start-up: make nothing on
+     * the first pass. */
+    if (!ss_metrics_on
+        || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    rt = ap_retained_data_get(SS_RETAINED_KEY);
+    if (!rt) {
+        rt = ap_retained_data_create(SS_RETAINED_KEY, sizeof(*rt));
+    }
+    rt->want = ss_metrics_capacity
+               + (ss_conf_pairs ? (unsigned)ss_conf_pairs->nelts : 0);
+    if (!rt->m && ss_make_segment(rt, s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* After a graceful restart the segment keeps its size: the children
+     * still running count into it. */
+    ss_reserve_pairs(rt, s);
+    ss_metrics_segment = rt->m;
+    return OK;
+}
+
+/* Start-up or a full restart: no child runs, so start from zero, at the
+ * size the configuration asks for. */
+static int ss_metrics_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
+{
+    ss_retained_t *rt = ap_retained_data_get(SS_RETAINED_KEY);
+
+    (void)p;
+    (void)sb_type;
+    if (!rt || !rt->m || !ss_metrics_segment) {
+        return OK;
+    }
+    if (rt->pairs != rt->want) {
+        apr_shm_destroy(rt->shm);
+        if (ss_make_segment(rt, ap_server_conf) != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    else {
+        ss_metrics_reset(rt->m, apr_time_now());
+    }
+    ss_reserve_pairs(rt, ap_server_conf);
+    ss_metrics_segment = rt->m;
+    return OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counting                                                           */
+
+/* After the response went out, for the status %>s logs: a few atomic
+ * additions, no allocation. */
+static int ss_metrics_log(request_rec *r)
+{
+    ss_outcome_t o;
+
+    if (!ss_metrics_segment) {
+        return DECLINED;
+    }
+    ss_outcome(r, &o);
+    ss_metrics_count(ss_metrics_segment, ss_shard(), o.code, o.substatus,
+                     o.source);
+    return DECLINED;
+}
+
+/* ------------------------------------------------------------------ */
+/* Exposition                                                         */
+
+static int ss_metrics_handler(request_rec *r)
+{
+    ss_metrics_snap_t *snap;
+    ss_format_e format;
+    const char *body;
+    apr_size_t len;
+
+    if (!r->handler || strcmp(r->handler, SS_METRICS_HANDLER)) {
+        return DECLINED;
+    }
+    r->allowed |= (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (!ss_metrics_segment) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "SS0012: no counters to "
+                      "show: StatusSetMetrics is Off");
+        return HTTP_NOT_FOUND;
+    }
+    if (r->args && ap_strstr_c(r->args, "format=json")) {
+        format = SS_FORMAT_JSON;
+    }
+    else {
+        format = ss_metrics_format_for(apr_table_get(r->headers_in,
+                                                     "Accept"));
+        apr_table_mergen(r->headers_out, "Vary", "Accept");
+    }
+    snap = ss_metrics_snapshot(ss_metrics_segment, r->pool);
+    body = ss_metrics_render(snap, format, r->pool, &len);
+    ap_set_content_type(r, ss_metrics_content_type(format));
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, len);
+    if (!r->header_only) {
+        ap_rwrite(body, (int)len, r);
+    }
+    return OK;
+}
+
+/* mod_status: a table on /server-status, lines in ?auto. */
+static int ss_metrics_status_hook(request_rec *r, int flags)
+{
+    ss_metrics_snap_t *snap;
+    int i;
+
+    if (!ss_metrics_segment) {
+        return OK;
+    }
+    snap = ss_metrics_snapshot(ss_metrics_segment, r->pool);
+    if (flags & AP_STATUS_SHORT) {
+        for (i = 0; i < snap->rows->nelts; i++) {
+            const ss_metrics_row_t *row =
+                &APR_ARRAY_IDX(snap->rows, i, ss_metrics_row_t);
+            ap_rprintf(r, "StatusSetResponses[%s.%s]: %" APR_UINT64_T_FMT
+                       "\n", row->code ? apr_itoa(r->pool, row->code)
+                                       : "other",
+                       row->substatus < 0 ? "other"
+                           : apr_itoa(r->pool, row->substatus), row->count);
+        }
+        ap_rprintf(r, "StatusSetHeaderRejected: %" APR_UINT64_T_FMT "\n"
+                   "StatusSetApiRefused: %" APR_UINT64_T_FMT "\n"
+                   "StatusSetOverflow: %" APR_UINT64_T_FMT "\n",
+                   snap->counters[SS_METRIC_HEADER_REJECTED],
+                   snap->counters[SS_METRIC_API_REFUSED],
+                   snap->counters[SS_METRIC_OVERFLOW]);
+        return OK;
+    }
+    ap_rputs("<hr />\n<h2>Responses by status (mod_status_set)</h2>\n"
+             "<table border=\"0\"><tr><th>Status</th><th>Responses</th>"
+             "</tr>\n", r);
+    for (i = 0; i < snap->rows->nelts; i++) {
+        const ss_metrics_row_t *row =
+            &APR_ARRAY_IDX(snap->rows, i, ss_metrics_row_t);
+        ap_rprintf(r, "<tr><td>%s.%s</td><td>%" APR_UINT64_T_FMT
+                   "</td></tr>\n",
+                   row->code ? apr_itoa(r->pool, row->code) : "other",
+                   row->substatus < 0 ? "other"
+                       : apr_itoa(r->pool, row->substatus), row->count);
+    }
+    ap_rputs("</table>\n<table border=\"0\"><tr><th>Set by</th>"
+             "<th>Responses</th></tr>\n", r);
+    for (i = 0; i < snap->sources->nelts; i++) {
+        const ss_metrics_source_t *src =
+            &APR_ARRAY_IDX(snap->sources, i, ss_metrics_source_t);
+        ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT "</td></tr>\n",
+                   ap_escape_html(r->pool, src->name), src->count);
+    }
+    ap_rprintf(r, "</table>\n<p>Backend headers rejected: %"
+               APR_UINT64_T_FMT ", API calls refused: %" APR_UINT64_T_FMT
+               ", counted as other (tables full): %" APR_UINT64_T_FMT
+               ".</p>\n", snap->counters[SS_METRIC_HEADER_REJECTED],
+               snap->counters[SS_METRIC_API_REFUSED],
+               snap->counters[SS_METRIC_OVERFLOW]);
+    return OK;
+}
+
+void ss_metrics_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_pre_config(ss_metrics_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(ss_metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_mpm(ss_metrics_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(ss_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ss_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, ss_metrics_status_hook, NULL, NULL,
+                      APR_HOOK_MIDDLE);
+}

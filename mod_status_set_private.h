@@ -1,0 +1,75 @@
+/*
+ * mod_status_set_private.h -- what the module's own files tell each other:
+ * the glue (mod_status_set.c), the counters (mod_status_set_metrics.c) and
+ * the tracing (mod_status_set_trace.c).  Not installed.
+ */
+#ifndef MOD_STATUS_SET_PRIVATE_H
+#define MOD_STATUS_SET_PRIVATE_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "status_set_metrics.h"
+
+extern module AP_MODULE_DECLARE_DATA status_set_module;
+
+/* The status a finished request went out with, as the access log shows
+ * it: code is %>s, the rest what %^SS, %^SE and %^SR show, source the
+ * setter's (NULL when none acted). */
+typedef struct {
+    request_rec *last;        /* the final request of a redirect chain */
+    int code;
+    int substatus;
+    int error;
+    const char *reason;
+    const char *source;
+} ss_outcome_t;
+
+/* r is the request log_transaction gets (the first of the chain). */
+void ss_outcome(request_rec *r, ss_outcome_t *out);
+
+/* ---- counters (mod_status_set_metrics.c) ---- */
+
+/* The segment in this process, NULL when StatusSetMetrics is Off. */
+extern ss_metrics_t *ss_metrics_segment;
+
+#define SS_METRICS_NOTE(which) \
+    do { if (ss_metrics_segment) ss_metrics_add(ss_metrics_segment, \
+                                                (which)); } while (0)
+
+/* A (code, substatus) pair a directive of the main configuration names,
+ * reserved in the segment so that it is shown before its first response. */
+void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus);
+
+const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, int on);
+const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
+                                    const char *arg);
+void ss_metrics_register_hooks(apr_pool_t *p);
+
+/* ---- tracing (mod_status_set_trace.c) ---- */
+
+/* Non-zero when any StatusSetTrace rule exists: the one test a request
+ * pays when no rule concerns it. */
+extern int ss_trace_configured;
+
+/* The StatusSetTrace rules of a per-directory configuration. */
+apr_array_header_t **ss_dir_traces(void *dconf);
+
+/* A step of the status chain of r (from: the status before it). */
+void ss_trace_step(request_rec *r, int from, int code, int substatus,
+                   int error, const char *reason, const char *source);
+
+const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args);
+const char *ss_cmd_trace_log(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ss_cmd_trace_limit(cmd_parms *cmd, void *dconf,
+                               const char *arg);
+void *ss_trace_create_server(apr_pool_t *p, server_rec *s);
+void *ss_trace_merge_server(apr_pool_t *p, void *basev, void *addv);
+void ss_trace_register_hooks(apr_pool_t *p);
+
+/* Split a directive's arguments as httpd splits every directive's
+ * (mod_status_set.c); NULL on success, else the message. */
+const char *ss_cmd_split(cmd_parms *cmd, const char *args, int *argc,
+                         char ***argv);
+
+#endif /* MOD_STATUS_SET_PRIVATE_H */

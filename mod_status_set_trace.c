@@ -1,0 +1,589 @@
+/*
+ * mod_status_set_trace.c -- failed-request tracing in the manner of IIS's
+ * Failed Request Tracing: StatusSetTrace rules pick finished requests by
+ * their final status (and time taken, an expression, a sample), and each
+ * one picked gets one JSON line in StatusSetTraceLog, with the chain of
+ * status changes and who made each (IIS's MODULE_SET_RESPONSE_ERROR_STATUS).
+ *
+ * The record is written in log_transaction, after the response went out,
+ * with one write() of at most SS_TRACE_RECORD_MAX bytes (PIPE_BUF on
+ * Linux): lines from many children never tear or interleave, in a file
+ * opened O_APPEND or in a pipe.  The chain is kept only while some rule
+ * exists (ss_trace_configured); a request whose context has no rule pays
+ * one pointer test in log_transaction.
+ */
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_expr.h"
+
+#include "apr_atomic.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "mod_status_set_private.h"
+#include "status_set_parse.h"
+#include "status_set_trace.h"
+
+APLOG_USE_MODULE(status_set);
+
+#define SS_CHAIN_KEY       "mod_status_set-chain"
+#define SS_DEFAULT_LIMIT   100
+#define SS_REDACTED        "[redacted]"
+
+int ss_trace_configured;
+
+/* One StatusSetTrace rule. */
+typedef struct {
+    apr_array_header_t *match;      /* ss_match_t */
+    apr_interval_time_t min_time;   /* -1: any */
+    ap_expr_info_t *expr;           /* NULL: always */
+    apr_uint32_t sample;            /* 1 in N; 1: every request */
+    int query;                      /* keep the query string */
+    apr_array_header_t *headers;    /* names to keep; NULL: all */
+    const char *source;             /* FILE:LINE */
+} ss_trace_rule_t;
+
+/* Records per second, per child and server. */
+typedef struct {
+    apr_uint32_t second;
+    apr_uint32_t count;
+} ss_limiter_t;
+
+typedef struct {
+    const char *log_name;           /* NULL: unset */
+    int limit;                      /* -1: unset */
+    apr_file_t *log;                /* opened in open_logs */
+    ss_limiter_t *limiter;          /* the child's, from child_init */
+} ss_trace_server_t;
+
+/* One step of a request's status chain. */
+typedef struct {
+    int from, code, substatus, error;
+    const char *reason, *source;
+} ss_step_t;
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                      */
+
+void *ss_trace_create_server(apr_pool_t *p, server_rec *s)
+{
+    ss_trace_server_t *c = apr_pcalloc(p, sizeof(*c));
+
+    (void)s;
+    c->limit = -1;
+    return c;
+}
+
+void *ss_trace_merge_server(apr_pool_t *p, void *basev, void *addv)
+{
+    ss_trace_server_t *base = basev, *add = addv;
+    ss_trace_server_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->log_name = add->log_name ? add->log_name : base->log_name;
+    c->limit = add->limit >= 0 ? add->limit : base->limit;
+    return c;
+}
+
+static const char *ss_trace_error(cmd_parms *cmd, const char *msg)
+{
+    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
+}
+
+/* One option word of StatusSetTrace into rule, or the message. */
+static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
+                                   const char *w)
+{
+    apr_pool_t *tp = cmd->temp_pool;
+
+    if (!strncmp(w, "time>=", 6)) {
+        /* ap_timeout_parameter_parse() reads only a unit's first letter
+         * ("5soon" is 5 s): check the whole word first. */
+        const char *u = w + 6;
+        while (apr_isdigit(*u)) {
+            u++;
+        }
+        if (u == w + 6 || u - (w + 6) > 9
+            || (*u && strcmp(u, "ms") && strcmp(u, "s") && strcmp(u, "mi")
+                && strcmp(u, "h"))
+            || ap_timeout_parameter_parse(w + 6, &rule->min_time, "s")
+               != APR_SUCCESS || rule->min_time < 0) {
+            return apr_psprintf(tp, "'%s': a duration is a number with "
+                                "an optional unit ms, s (the default), mi "
+                                "or h, as in time>=500ms",
+                                ss_escape_for_message(tp, w, strlen(w)));
+        }
+        return NULL;
+    }
+    if (!strncmp(w, "sample=", 7)) {
+        char *end;
+        apr_int64_t n = -1;
+        if (!strncmp(w + 7, "1/", 2)) {
+            n = apr_strtoi64(w + 9, &end, 10);
+            if (*end || end == w + 9) {
+                n = -1;
+            }
+        }
+        if (n < 1 || n > 1000000) {
+            return apr_psprintf(tp, "'%s': write sample=1/N with N from 1 "
+                                "to 1000000 (one request in N is traced)",
+                                ss_escape_for_message(tp, w, strlen(w)));
+        }
+        rule->sample = (apr_uint32_t)n;
+        return NULL;
+    }
+    if (!strncmp(w, "expr=", 5)) {
+        const char *experr = NULL;
+        rule->expr = ap_expr_parse_cmd(cmd, w + 5, 0, &experr, NULL);
+        return experr ? apr_psprintf(tp, "cannot parse %s: %s", w, experr)
+                      : NULL;
+    }
+    if (!strcmp(w, "query=on") || !strcmp(w, "query=off")) {
+        rule->query = w[7] == 'n';
+        return NULL;
+    }
+    if (!strncmp(w, "headers=", 8) && w[8]) {
+        char *list = apr_pstrdup(cmd->pool, w + 8), *last, *name;
+        rule->headers = apr_array_make(cmd->pool, 4, sizeof(char *));
+        for (name = apr_strtok(list, ",", &last); name;
+             name = apr_strtok(NULL, ",", &last)) {
+            APR_ARRAY_PUSH(rule->headers, char *) = name;
+        }
+        return NULL;
+    }
+    return apr_psprintf(tp, "unknown option '%s': allowed are "
+                        "time>=DURATION, expr=EXPRESSION, sample=1/N, "
+                        "query=on|off and headers=NAME,NAME",
+                        ss_escape_for_message(tp, w, strlen(w)));
+}
+
+const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
+{
+    apr_array_header_t **traces = ss_dir_traces(dconf);
+    ss_trace_rule_t *rule;
+    const char *err;
+    char **argv;
+    int argc, i;
+
+    if ((err = ss_cmd_split(cmd, args, &argc, &argv)) != NULL) {
+        return ss_trace_error(cmd, err);
+    }
+    if (argc < 1) {
+        return ss_trace_error(cmd, "a MATCH list is required: "
+                              "StatusSetTrace MATCH [time>=DURATION] "
+                              "[expr=EXPRESSION] [sample=1/N]");
+    }
+    rule = apr_pcalloc(cmd->pool, sizeof(*rule));
+    rule->min_time = -1;
+    rule->sample = 1;
+    if ((err = ss_parse_match(cmd->pool, argv[0], &rule->match)) != NULL) {
+        return ss_trace_error(cmd, err);
+    }
+    for (i = 1; i < argc; i++) {
+        if ((err = ss_trace_option(cmd, rule, argv[i])) != NULL) {
+            return ss_trace_error(cmd, err);
+        }
+    }
+    rule->source = cmd->directive
+        ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                       cmd->directive->line_num)
+        : "(unknown)";
+    if (!*traces) {
+        *traces = apr_array_make(cmd->pool, 2, sizeof(ss_trace_rule_t *));
+    }
+    APR_ARRAY_PUSH(*traces, ss_trace_rule_t *) = rule;
+    ss_trace_configured = 1;
+    return NULL;
+}
+
+const char *ss_cmd_trace_log(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ss_trace_server_t *c = ap_get_module_config(cmd->server->module_config,
+                                                &status_set_module);
+
+    (void)dconf;
+    if (!*arg || (*arg == '|' && !arg[1])) {
+        return ss_trace_error(cmd, "a file name or \"|PROGRAM\" is "
+                              "required");
+    }
+    c->log_name = arg;
+    return NULL;
+}
+
+const char *ss_cmd_trace_limit(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ss_trace_server_t *c = ap_get_module_config(cmd->server->module_config,
+                                                &status_set_module);
+    char *end;
+    apr_int64_t n = apr_strtoi64(arg, &end, 10);
+
+    (void)dconf;
+    if (*end || end == arg || n < 0 || n > 1000000) {
+        return ss_trace_error(cmd, apr_psprintf(cmd->temp_pool, "'%s' is "
+                              "not a number of records per second from 0 "
+                              "(no limit) to 1000000",
+                              ss_escape_for_message(cmd->temp_pool, arg,
+                                                    strlen(arg))));
+    }
+    c->limit = (int)n;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The chain                                                          */
+
+void ss_trace_step(request_rec *r, int from, int code, int substatus,
+                   int error, const char *reason, const char *source)
+{
+    apr_array_header_t *chain = NULL;
+    ss_step_t *step;
+
+    /* A subrequest's status is not the response's (nor its pool r's). */
+    if (r->main) {
+        return;
+    }
+    apr_pool_userdata_get((void **)&chain, SS_CHAIN_KEY, r->pool);
+    if (!chain) {
+        chain = apr_array_make(r->pool, 4, sizeof(ss_step_t));
+        apr_pool_userdata_setn(chain, SS_CHAIN_KEY, NULL, r->pool);
+    }
+    step = apr_array_push(chain);
+    step->from = from;
+    step->code = code;
+    step->substatus = substatus;
+    step->error = error;
+    step->reason = reason;
+    step->source = source;
+}
+
+/* ------------------------------------------------------------------ */
+/* Logs                                                               */
+
+static int ss_trace_pre_config(apr_pool_t *p, apr_pool_t *plog,
+                               apr_pool_t *ptemp)
+{
+    (void)p;
+    (void)plog;
+    (void)ptemp;
+    ss_trace_configured = 0;
+    return OK;
+}
+
+static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
+                              apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *opened = apr_hash_make(ptemp);
+    server_rec *v;
+
+    (void)plog;
+    for (v = s; v; v = v->next) {
+        ss_trace_server_t *c = ap_get_module_config(v->module_config,
+                                                    &status_set_module);
+        apr_file_t *f;
+        apr_status_t rv;
+
+        if (!c->log_name) {
+            if (ss_trace_configured && v == s) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SS0020: "
+                             "StatusSetTrace rules but no StatusSetTraceLog "
+                             "for the main server: its records are not "
+                             "written");
+            }
+            continue;
+        }
+        f = apr_hash_get(opened, c->log_name, APR_HASH_KEY_STRING);
+        if (!f && c->log_name[0] == '|') {
+            piped_log *pl = ap_open_piped_log(pconf, c->log_name + 1);
+            if (!pl) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "SS0021: cannot "
+                             "start StatusSetTraceLog %s", c->log_name);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            f = ap_piped_log_write_fd(pl);
+        }
+        else if (!f) {
+            const char *path = ap_server_root_relative(pconf, c->log_name);
+            rv = path ? apr_file_open(&f, path, APR_WRITE | APR_APPEND
+                                      | APR_CREATE | APR_LARGEFILE,
+                                      APR_OS_DEFAULT, pconf) : APR_EBADPATH;
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, rv, v, "SS0021: cannot "
+                             "open StatusSetTraceLog %s", c->log_name);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        apr_hash_set(opened, c->log_name, APR_HASH_KEY_STRING, f);
+        c->log = f;
+    }
+    return OK;
+}
+
+static void ss_trace_child_init(apr_pool_t *p, server_rec *s)
+{
+    for (; s; s = s->next) {
+        ss_trace_server_t *c = ap_get_module_config(s->module_config,
+                                                    &status_set_module);
+        c->limiter = apr_pcalloc(p, sizeof(ss_limiter_t));
+    }
+}
+
+/* Within the server's records per second? */
+static int ss_trace_admit(const ss_trace_server_t *c)
+{
+    apr_uint32_t now, then;
+    int limit = c->limit < 0 ? SS_DEFAULT_LIMIT : c->limit;
+
+    if (limit == 0) {
+        return 1;
+    }
+    now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    then = apr_atomic_read32(&c->limiter->second);
+    if (then != now
+        && apr_atomic_cas32(&c->limiter->second, now, then) == then) {
+        apr_atomic_set32(&c->limiter->count, 0);
+    }
+    return apr_atomic_inc32(&c->limiter->count) < (apr_uint32_t)limit;
+}
+
+/* ------------------------------------------------------------------ */
+/* Records                                                            */
+
+static int ss_trace_match(const ss_trace_rule_t *rule, const ss_outcome_t *o,
+                          request_rec *r, apr_interval_time_t taken)
+{
+    const char *err = NULL;
+    int i, hit = 0, rc;
+
+    for (i = 0; i < rule->match->nelts && !hit; i++) {
+        const ss_match_t *m = &APR_ARRAY_IDX(rule->match, i, ss_match_t);
+        hit = o->code >= m->lo && o->code <= m->hi
+              && (m->substatus < 0 || m->substatus == o->substatus);
+    }
+    if (!hit || (rule->min_time >= 0 && taken < rule->min_time)) {
+        return 0;
+    }
+    if (rule->expr) {
+        rc = ap_expr_exec(r, rule->expr, &err);
+        if (rc < 0 || err) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "SS0002: cannot "
+                          "evaluate the expr= of the rule at %s, skipping "
+                          "it: %s", rule->source, err ? err : "unknown");
+            return 0;
+        }
+        if (!rc) {
+            return 0;
+        }
+    }
+    return rule->sample <= 1 || ap_random_pick(0, rule->sample - 1) == 0;
+}
+
+typedef struct {
+    ss_trace_buf_t *b;
+    const ss_trace_rule_t *rule;
+} ss_hdr_ctx_t;
+
+static int ss_trace_header(void *v, const char *name, const char *value)
+{
+    ss_hdr_ctx_t *ctx = v;
+    int i, keep = !ctx->rule->headers;
+
+    for (i = 0; !keep && i < ctx->rule->headers->nelts; i++) {
+        keep = !strcasecmp(name, APR_ARRAY_IDX(ctx->rule->headers, i,
+                                               const char *));
+    }
+    if (!keep) {
+        return 1;
+    }
+    if (!strcasecmp(name, "Authorization")
+        || !strcasecmp(name, "Proxy-Authorization")
+        || !strcasecmp(name, "Cookie") || !strcasecmp(name, "Set-Cookie")) {
+        value = SS_REDACTED;
+    }
+    if (!ss_trace_open(ctx->b, NULL, '[')) {
+        ss_trace_close(ctx->b);
+        return 0;
+    }
+    ss_trace_str(ctx->b, NULL, name);
+    ss_trace_str(ctx->b, NULL, value);
+    ss_trace_close(ctx->b);
+    return 1;
+}
+
+static void ss_trace_headers(ss_trace_buf_t *b, const char *key,
+                             const ss_trace_rule_t *rule,
+                             const apr_table_t *t1, const apr_table_t *t2)
+{
+    ss_hdr_ctx_t ctx;
+
+    ctx.b = b;
+    ctx.rule = rule;
+    if (ss_trace_open(b, key, '[')) {
+        if (apr_table_do(ss_trace_header, &ctx, t1, NULL) && t2) {
+            apr_table_do(ss_trace_header, &ctx, t2, NULL);
+        }
+    }
+    ss_trace_close(b);
+}
+
+static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
+                                   const ss_trace_rule_t *rule,
+                                   apr_interval_time_t taken,
+                                   apr_size_t *len)
+{
+    ss_trace_buf_t *b = ss_trace_begin(r->pool, SS_TRACE_RECORD_MAX);
+    request_rec *last = o->last, *q;
+    apr_array_header_t *chain = NULL;
+    char stamp[APR_RFC822_DATE_LEN + 16];
+    apr_time_exp_t t;
+    int i;
+
+    apr_time_exp_gmt(&t, r->request_time);
+    apr_snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+                 t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour,
+                 t.tm_min, t.tm_sec, t.tm_usec);
+    ss_trace_str(b, "time", stamp);
+    ss_trace_str(b, "unique_id", apr_table_get(r->subprocess_env,
+                                               "UNIQUE_ID"));
+    ss_trace_str(b, "vhost", last->server->server_hostname);
+    ss_trace_int(b, "port", ap_get_server_port(last));
+    ss_trace_str(b, "client", r->useragent_ip);
+    ss_trace_str(b, "method", r->method);
+    ss_trace_str(b, "uri", r->uri);
+    if (rule->query) {
+        ss_trace_str(b, "query", r->args);
+    }
+    ss_trace_str(b, "protocol", r->protocol);
+    ss_trace_int(b, "status", o->code);
+    ss_trace_int(b, "substatus", o->substatus);
+    ss_trace_str(b, "reason", o->reason);
+    ss_trace_int(b, "error", o->error);
+    ss_trace_str(b, "source", o->source);
+    ss_trace_str(b, "handler", r->handler);
+    ss_trace_int(b, "time_taken_us", taken);
+    ss_trace_int(b, "bytes_sent", last->bytes_sent);
+    ss_trace_str(b, "rule", rule->source);
+
+    apr_pool_userdata_get((void **)&chain, SS_CHAIN_KEY, r->pool);
+    if (ss_trace_open(b, "chain", '[')) {
+        for (i = 0; chain && i < chain->nelts; i++) {
+            const ss_step_t *s = &APR_ARRAY_IDX(chain, i, ss_step_t);
+            if (ss_trace_open(b, NULL, '{')) {
+                ss_trace_int(b, "from", s->from);
+                ss_trace_int(b, "status", s->code);
+                ss_trace_int(b, "substatus", s->substatus);
+                ss_trace_str(b, "reason", s->reason);
+                ss_trace_int(b, "error", s->error);
+                ss_trace_str(b, "source", s->source);
+            }
+            ss_trace_close(b);
+        }
+    }
+    ss_trace_close(b);
+    if (r->next) {
+        if (ss_trace_open(b, "redirects", '[')) {
+            for (q = r; q; q = q->next) {
+                if (ss_trace_open(b, NULL, '{')) {
+                    ss_trace_str(b, "uri", q->uri);
+                    ss_trace_int(b, "status", q->status);
+                    ss_trace_str(b, "handler", q->handler);
+                }
+                ss_trace_close(b);
+            }
+        }
+        ss_trace_close(b);
+    }
+    ss_trace_headers(b, "request_headers", rule, r->headers_in, NULL);
+    ss_trace_headers(b, "response_headers", rule, last->headers_out,
+                     last->err_headers_out);
+    return ss_trace_end(b, len);
+}
+
+/* The first rule of dconf that picks this request, or NULL. */
+static const ss_trace_rule_t *ss_trace_pick(void *dconf, const ss_outcome_t *o,
+                                            request_rec *r,
+                                            apr_interval_time_t taken)
+{
+    const apr_array_header_t *rules = *ss_dir_traces(dconf);
+    int i;
+
+    for (i = 0; rules && i < rules->nelts; i++) {
+        const ss_trace_rule_t *rule = APR_ARRAY_IDX(rules, i,
+                                                    ss_trace_rule_t *);
+        if (ss_trace_match(rule, o, r, taken)) {
+            return rule;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The rules are those of the URL the client asked for, then (after an
+ * internal redirect: ErrorDocument, a handler's redirect) those of the
+ * final one: a rule on /app/ traces /app/x even when its error page
+ * comes from /errors/, and a rule on the error page's location traces
+ * every request that ends there.
+ */
+static int ss_trace_log(request_rec *r)
+{
+    const ss_trace_rule_t *rule;
+    const ss_trace_server_t *c;
+    request_rec *last = r;
+    apr_interval_time_t taken;
+    ss_outcome_t o;
+    const char *rec;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (!ss_trace_configured) {
+        return DECLINED;
+    }
+    while (last->next) {
+        last = last->next;
+    }
+    if (!*ss_dir_traces(ap_get_module_config(r->per_dir_config,
+                                             &status_set_module))
+        && !*ss_dir_traces(ap_get_module_config(last->per_dir_config,
+                                                &status_set_module))) {
+        return DECLINED;
+    }
+    ss_outcome(r, &o);
+    taken = apr_time_now() - r->request_time;
+    rule = ss_trace_pick(ap_get_module_config(r->per_dir_config,
+                                              &status_set_module),
+                         &o, r, taken);
+    if (!rule && last != r) {
+        rule = ss_trace_pick(ap_get_module_config(last->per_dir_config,
+                                                  &status_set_module),
+                             &o, last, taken);
+    }
+    if (!rule) {
+        return DECLINED;
+    }
+    c = ap_get_module_config(last->server->module_config, &status_set_module);
+    if (!c->log) {
+        return DECLINED;
+    }
+    if (!ss_trace_admit(c)) {
+        SS_METRICS_NOTE(SS_METRIC_TRACE_DROPPED);
+        return DECLINED;
+    }
+    rec = ss_trace_record(r, &o, rule, taken, &len);
+    rv = apr_file_write_full(c->log, rec, len, NULL);
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "SS0022: cannot "
+                      "write to StatusSetTraceLog %s", c->log_name);
+    }
+    return DECLINED;
+}
+
+void ss_trace_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_pre_config(ss_trace_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_open_logs(ss_trace_open_logs, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ss_trace_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(ss_trace_log, NULL, NULL, APR_HOOK_MIDDLE);
+}
