@@ -36,7 +36,7 @@ APXS_CC  = -S CC=$(CC)
 comma   := ,
 
 FUZZ_SECONDS ?= 60
-FUZZERS  = spec match reason
+FUZZERS  = spec match reason trace
 FUZZ_DIR = build/fuzz
 FUZZ_CC  = clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -122,15 +122,15 @@ bench: deps $(MODULE)
 	@sh tests/deps.sh wrk nghttp2-client valgrind
 	$(PYTHON) bench/bench.py
 
-# libFuzzer on the parsers (APR only, no server): each harness runs for
+# libFuzzer on the parsers and the trace record builder (APR only, no server): each harness runs for
 # FUZZ_SECONDS from the committed seeds in tests/fuzz/corpus/NAME, which
 # hold the regression inputs too; new inputs go to $(FUZZ_DIR).
 fuzz:
 	@sh tests/deps.sh clang libclang-rt-14-dev libapr1-dev
 	@mkdir -p $(FUZZ_DIR)
 	@set -e; for f in $(FUZZERS); do \
-	    $(FUZZ_CC) $(FUZZ_FLAGS) -I. -Itests/fuzz $$(apr-1-config --includes --cppflags) \
-	        -o $(FUZZ_DIR)/fuzz_$$f tests/fuzz/fuzz_$$f.c status_set_parse.c \
+	    $(FUZZ_CC) $(FUZZ_FLAGS) -I. -Itests/fuzz -Itests/unit $$(apr-1-config --includes --cppflags) \
+	        -o $(FUZZ_DIR)/fuzz_$$f tests/fuzz/fuzz_$$f.c status_set_parse.c status_set_trace.c \
 	        $$(apr-1-config --link-ld --libs); \
 	done
 	@set -e; for f in $(FUZZERS); do \

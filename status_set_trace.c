@@ -32,9 +32,11 @@ struct ss_trace_buf_t {
 /* ------------------------------------------------------------------ */
 /* Strings                                                            */
 
-/* The length of the well-formed UTF-8 sequence at s (n bytes left), or 0
- * when the bytes there are not one (Unicode 15, table 3-7). */
-static apr_size_t ss_utf8_len(const unsigned char *s, apr_size_t n)
+/* The length of the well-formed UTF-8 sequence at s (n bytes left), or
+ * minus the length of the maximal ill-formed part there (Unicode 15,
+ * table 3-7 and "U+FFFD substitution of maximal subparts", as browsers
+ * and Python decode): each such part becomes one U+FFFD. */
+static int ss_utf8_len(const unsigned char *s, apr_size_t n)
 {
     unsigned char c = s[0], lo = 0x80, hi = 0xBF;
     apr_size_t need, i;
@@ -64,17 +66,16 @@ static apr_size_t ss_utf8_len(const unsigned char *s, apr_size_t n)
         }
     }
     else {
-        return 0;
+        return -1;
     }
-    if (n < need || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (i = 2; i < need; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF) {
-            return 0;
+    for (i = 1; i < need; i++) {
+        if (i >= n || s[i] < lo || s[i] > hi) {
+            return -(int)i;
         }
+        lo = 0x80;
+        hi = 0xBF;
     }
-    return need;
+    return (int)need;
 }
 
 /* The escaped form of the character at s: written to piece (6 bytes), or
@@ -85,7 +86,7 @@ static apr_size_t ss_json_char(const unsigned char *s, apr_size_t n,
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char c = s[0];
-    apr_size_t u;
+    int u;
 
     *out = piece;
     *used = 1;
@@ -107,13 +108,14 @@ static apr_size_t ss_json_char(const unsigned char *s, apr_size_t n,
         return 6;
     }
     u = ss_utf8_len(s, n);
-    if (u == 0) {
+    if (u < 0) {
+        *used = (apr_size_t)-u;
         memcpy(piece, "\\ufffd", 6);
         return 6;
     }
     *out = (const char *)s;
-    *used = u;
-    return u;
+    *used = (apr_size_t)u;
+    return (apr_size_t)u;
 }
 
 apr_size_t ss_json_quote(char *out, apr_size_t outmax, const char *s,
@@ -355,7 +357,7 @@ const char *ss_trace_end(ss_trace_buf_t *b, apr_size_t *len)
             ss_trace_close(b);
         }
         if (b->truncated) {
-            const char *t = SS_TRUNCATED + (b->count[0] ? 0 : 1);
+            const char *t = &SS_TRUNCATED[b->count[0] ? 0 : 1];
             apr_size_t n = strlen(t);
             memcpy(b->buf + b->len, t, n);
             b->len += n;

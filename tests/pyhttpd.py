@@ -371,7 +371,7 @@ DEMO_FILES = {
         "Status: 200 OK\nContent-Type: text/plain\n"
         'X-App-Status: 404.7 "No Such Order" error=1403\n\nno order 42\n',
 }
-DEMO_MODULES = BASE_MODULES + ["proxy", "proxy_http", "asis"]
+DEMO_MODULES = BASE_MODULES + ["proxy", "proxy_http", "asis", "status"]
 DEMO_EXTRA_PORTS = 1
 
 
