@@ -82,6 +82,17 @@ def start_server_obj(h):
     return h
 
 
+def assert_config_rejected(conf, message, name="conf"):
+    """apache2 -t refuses conf, and says message."""
+    h = pyhttpd.Httpd(conf, name=name)
+    try:
+        p = h.check_config()
+        assert p.returncode != 0, "accepted: %r" % conf
+        assert message in p.stderr, p.stderr
+    finally:
+        h.cleanup()
+
+
 def stop_server(h):
     if h in RUNNING:
         RUNNING.remove(h)

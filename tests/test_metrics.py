@@ -14,7 +14,8 @@ import time
 import pytest
 
 import pyhttpd
-from conftest import curl, http, raw, start_server_obj, stop_server
+from conftest import (assert_config_rejected, curl, http, raw,
+                      start_server_obj, stop_server)
 from prom import Prometheus, openmetrics_check, promtool_check
 from pyhttpd import BASE_MODULES
 
@@ -369,10 +370,4 @@ def test_metrics_off_serves_nothing_and_counts_nothing(errlog):
     ("StatusSetMetrics maybe", "StatusSetMetrics must be On or Off"),
 ])
 def test_config_errors(conf, message):
-    h = pyhttpd.Httpd(conf, name="metrics-conf")
-    try:
-        p = h.check_config()
-        assert p.returncode != 0
-        assert message in p.stderr, p.stderr
-    finally:
-        h.cleanup()
+    assert_config_rejected(conf, message, name="metrics-conf")

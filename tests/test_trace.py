@@ -11,8 +11,8 @@ import time
 import pytest
 
 import pyhttpd
-from conftest import (BACKEND_VHOST, asis, curl, http, start_server_obj,
-                      stop_server)
+from conftest import (BACKEND_VHOST, asis, assert_config_rejected, curl,
+                      http, start_server_obj, stop_server)
 from pyhttpd import BASE_MODULES
 
 MODULES = BASE_MODULES + ["proxy", "proxy_http", "asis", "unique_id"]
@@ -257,13 +257,7 @@ def test_limit_per_second_and_pipe(srv):
      "StatusSetTraceLog not allowed in <Directory> context"),
 ])
 def test_config_errors(conf, message):
-    h = pyhttpd.Httpd(conf, name="trace-conf")
-    try:
-        p = h.check_config()
-        assert p.returncode != 0
-        assert message in p.stderr, p.stderr
-    finally:
-        h.cleanup()
+    assert_config_rejected(conf, message, name="trace-conf")
 
 
 def test_rules_without_a_log_warn_at_start(errlog):
