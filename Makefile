@@ -15,6 +15,10 @@ CC      ?= cc
 PORT    ?= 8080
 PYTHON  ?= /usr/bin/python3
 WARN     = -Wall -Wextra -Werror
+# Only the module structure is exported (the C API is reached through
+# optional functions): calls between the module's files are direct, not
+# through the PLT, and no ss_* symbol leaks into httpd's namespace.
+HIDE     = -fvisibility=hidden
 # The glue, the counters and the tracing in httpd, then the APR-only
 # parts (parser, counters and their exposition, trace records).
 SOURCES  = mod_status_set.c mod_status_set_metrics.c mod_status_set_trace.c \
@@ -52,7 +56,7 @@ all: $(MODULE) $(EXAMPLE)
 
 $(MODULE): $(SOURCES) $(HEADERS)
 	@sh tests/deps.sh apache2-dev
-	$(APXS) $(APXS_CC) -c $(addprefix -Wc$(comma),$(WARN)) $(SOURCES)
+	$(APXS) $(APXS_CC) -c $(addprefix -Wc$(comma),$(WARN) $(HIDE)) $(SOURCES)
 
 # The IIS SetStatus sample, built against the public header only.
 $(EXAMPLE): examples/mod_status_echo.c mod_status_set.h
@@ -98,7 +102,7 @@ test: test-deps $(MODULE) $(EXAMPLE)
 test-asan: test-deps $(EXAMPLE)
 	@rm -rf $(ASAN_DIR) && mkdir -p $(ASAN_DIR)
 	cp $(SOURCES) $(HEADERS) mod_status_set.h $(ASAN_DIR)/
-	cd $(ASAN_DIR) && $(APXS) -S CC=gcc -c $(addprefix -Wc$(comma),$(WARN) $(ASAN_FLAGS)) \
+	cd $(ASAN_DIR) && $(APXS) -S CC=gcc -c $(addprefix -Wc$(comma),$(WARN) $(HIDE) $(ASAN_FLAGS)) \
 	    $(addprefix -Wl$(comma),$(ASAN_FLAGS)) $(SOURCES)
 	SS_MODULE=$(CURDIR)/$(ASAN_DIR)/.libs/mod_status_set.so \
 	SS_PRELOAD=$$(gcc -print-file-name=libasan.so) \

@@ -51,6 +51,8 @@
  * filter.
  */
 
+#include <stddef.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -159,6 +161,7 @@ typedef struct {
  * array lists the entries of the section merged last first; lookups take the
  * first hit. */
 typedef struct {
+    ss_trace_set_t *traces;         /* StatusSetTrace: first, see below */
     apr_array_header_t *rules;      /* ss_rule_t *, StatusSet */
     ss_reasons_t *reasons;          /* StatusSetReason */
     apr_array_header_t *resp_sets;  /* ss_resp_set_t *, StatusSetResponse */
@@ -167,8 +170,12 @@ typedef struct {
     const char *from_source;        /* "header:NAME" */
     int from_keep;
     int from_set;                   /* StatusSetFromHeader given here */
-    apr_array_header_t *traces;     /* StatusSetTrace (trace file's) */
 } ss_dir_conf_t;
+
+/* The tracing reads its rules as the first member (ss_dir_traces() in
+ * mod_status_set_private.h), without a call on every request. */
+typedef char ss_traces_come_first[offsetof(ss_dir_conf_t, traces) == 0
+                                  ? 1 : -1];
 
 /* Per-request state, in r->request_config.  A setter allocates one (in
  * r->pool); an internal redirect's new request adopts the pointer (they
@@ -258,7 +265,7 @@ static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->rules = ss_merge_list(p, add->rules, base->rules);
     conf->reasons = ss_merge_reasons(p, add->reasons, base->reasons);
     conf->resp_sets = ss_merge_list(p, add->resp_sets, base->resp_sets);
-    conf->traces = ss_merge_list(p, add->traces, base->traces);
+    conf->traces = ss_trace_merge(p, add->traces, base->traces);
     /* The nearer StatusSetFromHeader wins, "off" included. */
     if (add->from_set) {
         conf->from_header = add->from_header;
@@ -426,11 +433,6 @@ const char *ss_cmd_split(cmd_parms *cmd, const char *args, int *argc,
 
     *argc = ss_cmd_words(cmd, args, argv, &err);
     return err;
-}
-
-apr_array_header_t **ss_dir_traces(void *dconf)
-{
-    return &((ss_dir_conf_t *)dconf)->traces;
 }
 
 static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
@@ -1722,11 +1724,22 @@ static const char *ss_log_reason(request_rec *r, char *arg)
     return ap_escape_logitem(r->pool, ss_wire_reason(ss_wire_request(r)));
 }
 
-void ss_outcome(request_rec *r, ss_outcome_t *out)
+void ss_outcome(request_rec *r, ss_outcome_t *out, int want_reason)
 {
     request_rec *last = r, *wire;
-    const ss_req_t *rq;
+    const ss_req_t *rq = ss_slot(r);
 
+    if (!r->next && !r->prev && (!rq || (rq >= ss_markers
+                             && rq < ss_markers + SS_F_MARKERS))) {
+        /* The usual request: no redirect, no setter (and so none in a
+         * request before it, which would have left its state here). */
+        out->last = r;
+        out->code = r->status;
+        out->substatus = out->error = 0;
+        out->reason = want_reason ? ss_wire_reason(r) : NULL;
+        out->source = NULL;
+        return;
+    }
     while (last->next) {
         last = last->next;
     }
@@ -1736,7 +1749,7 @@ void ss_outcome(request_rec *r, ss_outcome_t *out)
     out->code = last->status;
     out->substatus = rq ? rq->st.substatus : 0;
     out->error = rq ? rq->st.error : 0;
-    out->reason = ss_wire_reason(wire);
+    out->reason = want_reason ? ss_wire_reason(wire) : NULL;
     out->source = rq ? rq->st.source : NULL;
 }
 
@@ -1849,7 +1862,7 @@ static void ss_register_hooks(apr_pool_t *p)
     ss_trace_register_hooks(p);
 }
 
-AP_DECLARE_MODULE(status_set) = {
+SS_EXPORT AP_DECLARE_MODULE(status_set) = {
     STANDARD20_MODULE_STUFF,
     ss_create_dir_conf,
     ss_merge_dir_conf,

@@ -52,18 +52,14 @@ static unsigned ss_metrics_capacity = SS_DEFAULT_CAPACITY;
 static apr_array_header_t *ss_conf_pairs;  /* int[2] */
 static int ss_reading_config;
 
-/* Each thread counts codes into a shard of its own, so that the "200" cell
- * is not one cache line that every thread of the server writes. */
-static __thread unsigned ss_thread_shard;
-static apr_uint32_t ss_next_shard;
-
-static unsigned ss_shard(void)
+/* Codes are counted into one of SS_METRICS_SHARDS shards, picked by the
+ * connection's id, which the MPM makes from the child's and the worker
+ * thread's numbers: threads that run at once mostly write different cache
+ * lines, and the "200" cell is not one line every thread fights over.  (A
+ * __thread variable would cost a __tls_get_addr call in a module.) */
+static APR_INLINE unsigned ss_shard(const request_rec *r)
 {
-    if (!ss_thread_shard) {
-        ss_thread_shard = 1 + (apr_atomic_inc32(&ss_next_shard)
-                               + (unsigned)getpid() * 7u);
-    }
-    return ss_thread_shard;
+    return (unsigned)r->connection->id;
 }
 
 /* ------------------------------------------------------------------ */
@@ -240,8 +236,8 @@ static int ss_metrics_log(request_rec *r)
     if (!ss_metrics_segment) {
         return DECLINED;
     }
-    ss_outcome(r, &o);
-    ss_metrics_count(ss_metrics_segment, ss_shard(), o.code, o.substatus,
+    ss_outcome(r, &o, 0);
+    ss_metrics_count(ss_metrics_segment, ss_shard(r), o.code, o.substatus,
                      o.source);
     return DECLINED;
 }

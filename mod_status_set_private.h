@@ -11,7 +11,15 @@
 
 #include "status_set_metrics.h"
 
-extern module AP_MODULE_DECLARE_DATA status_set_module;
+/* The build hides every symbol (-fvisibility=hidden) but this one, which
+ * httpd looks up when it loads the module. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define SS_EXPORT __attribute__((visibility("default")))
+#else
+#define SS_EXPORT
+#endif
+
+extern SS_EXPORT module AP_MODULE_DECLARE_DATA status_set_module;
 
 /* The status a finished request went out with, as the access log shows
  * it: code is %>s, the rest what %^SS, %^SE and %^SR show, source the
@@ -25,8 +33,9 @@ typedef struct {
     const char *source;
 } ss_outcome_t;
 
-/* r is the request log_transaction gets (the first of the chain). */
-void ss_outcome(request_rec *r, ss_outcome_t *out);
+/* r is the request log_transaction gets (the first of the chain); reason
+ * is left NULL unless want_reason (the counters do not need it). */
+void ss_outcome(request_rec *r, ss_outcome_t *out, int want_reason);
 
 /* ---- counters (mod_status_set_metrics.c) ---- */
 
@@ -52,8 +61,15 @@ void ss_metrics_register_hooks(apr_pool_t *p);
  * pays when no rule concerns it. */
 extern int ss_trace_configured;
 
-/* The StatusSetTrace rules of a per-directory configuration. */
-apr_array_header_t **ss_dir_traces(void *dconf);
+/* The StatusSetTrace rules of a per-directory configuration, and the
+ * codes they match; NULL when there is none. */
+typedef struct ss_trace_set_t ss_trace_set_t;
+static APR_INLINE ss_trace_set_t **ss_dir_traces(void *dconf)
+{
+    return (ss_trace_set_t **)dconf;     /* the first member */
+}
+ss_trace_set_t *ss_trace_merge(apr_pool_t *p, ss_trace_set_t *add,
+                               ss_trace_set_t *base);
 
 /* A step of the status chain of r (from: the status before it). */
 void ss_trace_step(request_rec *r, int from, int code, int substatus,

@@ -12,6 +12,8 @@
  * exists (ss_trace_configured); a request whose context has no rule pays
  * one pointer test in log_transaction.
  */
+#include <string.h>
+
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -22,6 +24,7 @@
 
 #include "apr_atomic.h"
 #include "apr_lib.h"
+#include "apr_shm.h"
 #include "apr_strings.h"
 
 #include "mod_status_set_private.h"
@@ -47,17 +50,42 @@ typedef struct {
     const char *source;             /* FILE:LINE */
 } ss_trace_rule_t;
 
-/* Records per second, per child and server. */
-typedef struct {
-    apr_uint32_t second;
-    apr_uint32_t count;
-} ss_limiter_t;
+/* The rules of a context, and a bit for each code one of them matches: a
+ * finished request whose code none matches pays one test. */
+struct ss_trace_set_t {
+    apr_array_header_t *rules;      /* ss_trace_rule_t *, nearest first */
+    apr_uint32_t codes[1000 / 32 + 1];
+};
+
+static APR_INLINE int ss_trace_wants(const ss_trace_set_t *set, int code)
+{
+    return set && code >= 0 && code < 1000
+           && (set->codes[code >> 5] >> (code & 31)) & 1;
+}
+
+ss_trace_set_t *ss_trace_merge(apr_pool_t *p, ss_trace_set_t *add,
+                               ss_trace_set_t *base)
+{
+    ss_trace_set_t *set;
+    apr_size_t i;
+
+    if (!add || !base) {
+        return add ? add : base;
+    }
+    set = apr_palloc(p, sizeof(*set));
+    set->rules = apr_array_append(p, add->rules, base->rules);
+    for (i = 0; i < sizeof(set->codes) / sizeof(set->codes[0]); i++) {
+        set->codes[i] = add->codes[i] | base->codes[i];
+    }
+    return set;
+}
+
 
 typedef struct {
     const char *log_name;           /* NULL: unset */
     int limit;                      /* -1: unset */
     apr_file_t *log;                /* opened in open_logs */
-    ss_limiter_t *limiter;          /* the child's, from child_init */
+    apr_uint64_t *limiter;          /* second << 32 | records, shared */
 } ss_trace_server_t;
 
 /* One step of a request's status chain. */
@@ -162,7 +190,7 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
 
 const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
 {
-    apr_array_header_t **traces = ss_dir_traces(dconf);
+    ss_trace_set_t **traces = ss_dir_traces(dconf);
     ss_trace_rule_t *rule;
     const char *err;
     char **argv;
@@ -192,9 +220,18 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
                        cmd->directive->line_num)
         : "(unknown)";
     if (!*traces) {
-        *traces = apr_array_make(cmd->pool, 2, sizeof(ss_trace_rule_t *));
+        *traces = apr_pcalloc(cmd->pool, sizeof(ss_trace_set_t));
+        (*traces)->rules = apr_array_make(cmd->pool, 2,
+                                          sizeof(ss_trace_rule_t *));
     }
-    APR_ARRAY_PUSH(*traces, ss_trace_rule_t *) = rule;
+    APR_ARRAY_PUSH((*traces)->rules, ss_trace_rule_t *) = rule;
+    for (i = 0; i < rule->match->nelts; i++) {
+        const ss_match_t *m = &APR_ARRAY_IDX(rule->match, i, ss_match_t);
+        int code;
+        for (code = m->lo; code <= m->hi && code < 1000; code++) {
+            (*traces)->codes[code >> 5] |= 1u << (code & 31);
+        }
+    }
     ss_trace_configured = 1;
     return NULL;
 }
@@ -272,11 +309,43 @@ static int ss_trace_pre_config(apr_pool_t *p, apr_pool_t *plog,
     return OK;
 }
 
+/* One StatusSetTraceLimit word for each server with a log, in anonymous
+ * shared memory made by the parent for this generation: every child of it
+ * counts into the same words.  (Old children of a graceful restart keep
+ * theirs until they exit.) */
+static int ss_trace_limiters(apr_pool_t *pconf, server_rec *s, int nlogs)
+{
+    apr_uint64_t *words;
+    apr_shm_t *shm;
+    apr_status_t rv;
+
+    if (nlogs == 0) {
+        return OK;
+    }
+    rv = apr_shm_create(&shm, nlogs * sizeof(apr_uint64_t), NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SS0021: cannot make "
+                     "the shared memory of StatusSetTraceLimit");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    words = apr_shm_baseaddr_get(shm);
+    memset(words, 0, nlogs * sizeof(apr_uint64_t));
+    for (; s; s = s->next) {
+        ss_trace_server_t *c = ap_get_module_config(s->module_config,
+                                                    &status_set_module);
+        if (c->log) {
+            c->limiter = words++;
+        }
+    }
+    return OK;
+}
+
 static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     apr_hash_t *opened = apr_hash_make(ptemp);
     server_rec *v;
+    int nlogs = 0;
 
     (void)plog;
     for (v = s; v; v = v->next) {
@@ -317,35 +386,37 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
         }
         apr_hash_set(opened, c->log_name, APR_HASH_KEY_STRING, f);
         c->log = f;
+        nlogs++;
     }
-    return OK;
+    return ss_trace_limiters(pconf, s, nlogs);
 }
 
-static void ss_trace_child_init(apr_pool_t *p, server_rec *s)
-{
-    for (; s; s = s->next) {
-        ss_trace_server_t *c = ap_get_module_config(s->module_config,
-                                                    &status_set_module);
-        c->limiter = apr_pcalloc(p, sizeof(ss_limiter_t));
-    }
-}
-
-/* Within the server's records per second? */
+/* StatusSetTraceLimit, for the whole server (all its children): one
+ * 64-bit word in shared memory holds the current second and the records
+ * written in it, updated by compare-and-swap, so that no more than the
+ * limit is ever written in a second, whatever the number of children. */
 static int ss_trace_admit(const ss_trace_server_t *c)
 {
-    apr_uint32_t now, then;
+    apr_uint64_t now, old, new;
     int limit = c->limit < 0 ? SS_DEFAULT_LIMIT : c->limit;
 
     if (limit == 0) {
         return 1;
     }
-    now = (apr_uint32_t)apr_time_sec(apr_time_now());
-    then = apr_atomic_read32(&c->limiter->second);
-    if (then != now
-        && apr_atomic_cas32(&c->limiter->second, now, then) == then) {
-        apr_atomic_set32(&c->limiter->count, 0);
-    }
-    return apr_atomic_inc32(&c->limiter->count) < (apr_uint32_t)limit;
+    now = (apr_uint64_t)apr_time_sec(apr_time_now()) & 0xFFFFFFFFu;
+    do {
+        old = apr_atomic_read64(c->limiter);
+        if (old >> 32 != now) {
+            new = now << 32 | 1;
+        }
+        else if ((old & 0xFFFFFFFFu) >= (apr_uint64_t)limit) {
+            return 0;
+        }
+        else {
+            new = old + 1;
+        }
+    } while (apr_atomic_cas64(c->limiter, new, old) != old);
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -502,11 +573,12 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
 }
 
 /* The first rule of dconf that picks this request, or NULL. */
-static const ss_trace_rule_t *ss_trace_pick(void *dconf, const ss_outcome_t *o,
+static const ss_trace_rule_t *ss_trace_pick(const ss_trace_set_t *set,
+                                            const ss_outcome_t *o,
                                             request_rec *r,
                                             apr_interval_time_t taken)
 {
-    const apr_array_header_t *rules = *ss_dir_traces(dconf);
+    const apr_array_header_t *rules = set ? set->rules : NULL;
     int i;
 
     for (i = 0; rules && i < rules->nelts; i++) {
@@ -526,38 +598,73 @@ static const ss_trace_rule_t *ss_trace_pick(void *dconf, const ss_outcome_t *o,
  * comes from /errors/, and a rule on the error page's location traces
  * every request that ends there.
  */
+#if defined(__GNUC__)
+#define SS_NOINLINE __attribute__((noinline))
+#else
+#define SS_NOINLINE
+#endif
+
+static int ss_trace_write(request_rec *r, request_rec *last,
+                          const ss_trace_set_t *first,
+                          const ss_trace_set_t *final);
+
+/* After an internal redirect: the rules of the first URL and the final's. */
+static SS_NOINLINE int ss_trace_redirected(request_rec *r)
+{
+    request_rec *last = r;
+    const ss_trace_set_t *first, *final;
+
+    while (last->next) {
+        last = last->next;
+    }
+    first = *ss_dir_traces(ap_get_module_config(r->per_dir_config,
+                                                &status_set_module));
+    final = *ss_dir_traces(ap_get_module_config(last->per_dir_config,
+                                                &status_set_module));
+    if (!ss_trace_wants(first, last->status)
+        && !ss_trace_wants(final, last->status)) {
+        return DECLINED;
+    }
+    return ss_trace_write(r, last, first, final);
+}
+
+/* The fast path, kept small: a request that no rule of its context wants
+ * costs a few loads and one bit test. */
 static int ss_trace_log(request_rec *r)
+{
+    const ss_trace_set_t *set;
+
+    if (!ss_trace_configured) {
+        return DECLINED;
+    }
+    if (r->next) {
+        return ss_trace_redirected(r);
+    }
+    set = *ss_dir_traces(ap_get_module_config(r->per_dir_config,
+                                              &status_set_module));
+    if (!ss_trace_wants(set, r->status)) {
+        return DECLINED;
+    }
+    return ss_trace_write(r, r, set, NULL);
+}
+
+static SS_NOINLINE int ss_trace_write(request_rec *r, request_rec *last,
+                                      const ss_trace_set_t *first,
+                                      const ss_trace_set_t *final)
 {
     const ss_trace_rule_t *rule;
     const ss_trace_server_t *c;
-    request_rec *last = r;
     apr_interval_time_t taken;
     ss_outcome_t o;
     const char *rec;
     apr_size_t len;
     apr_status_t rv;
 
-    if (!ss_trace_configured) {
-        return DECLINED;
-    }
-    while (last->next) {
-        last = last->next;
-    }
-    if (!*ss_dir_traces(ap_get_module_config(r->per_dir_config,
-                                             &status_set_module))
-        && !*ss_dir_traces(ap_get_module_config(last->per_dir_config,
-                                                &status_set_module))) {
-        return DECLINED;
-    }
-    ss_outcome(r, &o);
+    ss_outcome(r, &o, 1);
     taken = apr_time_now() - r->request_time;
-    rule = ss_trace_pick(ap_get_module_config(r->per_dir_config,
-                                              &status_set_module),
-                         &o, r, taken);
-    if (!rule && last != r) {
-        rule = ss_trace_pick(ap_get_module_config(last->per_dir_config,
-                                                  &status_set_module),
-                             &o, last, taken);
+    rule = ss_trace_pick(first, &o, r, taken);
+    if (!rule) {
+        rule = ss_trace_pick(final, &o, last, taken);
     }
     if (!rule) {
         return DECLINED;
@@ -584,6 +691,5 @@ void ss_trace_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_pre_config(ss_trace_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_open_logs(ss_trace_open_logs, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(ss_trace_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(ss_trace_log, NULL, NULL, APR_HOOK_MIDDLE);
 }

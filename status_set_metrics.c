@@ -262,8 +262,31 @@ static ss_source_slot_t *ss_source(ss_metrics_t *m, const char *name)
     return NULL;
 }
 
+#if defined(__GNUC__)
+#define SS_NOINLINE __attribute__((noinline))
+#else
+#define SS_NOINLINE
+#endif
+
+static SS_NOINLINE void ss_count_slow(ss_metrics_t *m, unsigned shard,
+                                      int code, int substatus,
+                                      const char *source);
+
 void ss_metrics_count(ss_metrics_t *m, unsigned shard, int code,
                       int substatus, const char *source)
+{
+    /* Most responses: a code, no substatus, no source; no stack frame. */
+    if (substatus <= 0 && !source && code >= SS_METRICS_CODE_MIN
+        && code <= SS_METRICS_CODE_MAX) {
+        SS_ADD(&ss_codes(m, shard % SS_METRICS_SHARDS)
+                   [code - SS_METRICS_CODE_MIN], 1);
+        return;
+    }
+    ss_count_slow(m, shard, code, substatus, source);
+}
+
+static void ss_count_slow(ss_metrics_t *m, unsigned shard, int code,
+                          int substatus, const char *source)
 {
     if (code < SS_METRICS_CODE_MIN || code > SS_METRICS_CODE_MAX) {
         SS_ADD(&m->code_other, 1);

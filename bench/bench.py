@@ -18,7 +18,7 @@ For each comparison, two servers (A and B) run at once on loopback:
 
 The table goes to stdout and between the bench markers of BENCHMARKS.md.
 Exits non-zero if a bar is missed.  Environment: BENCH_SECONDS (3),
-BENCH_ROUNDS (5), BENCH_N1 (200), BENCH_N2 (1200).
+BENCH_ROUNDS (5), BENCH_N1 (200), BENCH_N2 (3200).
 """
 
 import os
@@ -40,7 +40,7 @@ import pyhttpd  # noqa: E402
 SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 N1 = int(os.environ.get("BENCH_N1", "200"))
-N2 = int(os.environ.get("BENCH_N2", "1200"))
+N2 = int(os.environ.get("BENCH_N2", "3200"))
 
 # On a machine with two cores or more the servers run on one and the
 # load generator on another, so that they do not take turns on the same.
@@ -130,6 +130,50 @@ HTACCESS_HEADERS = "".join('Header set X-Ht-%d "v%d"\n' % (i, i)
                            for i in range(200))
 HTACCESS_RULES = "".join('StatusSetResponse * 299 "R%d"\n' % i
                          for i in range(200))
+
+
+# Counters on: every response counted in shared memory (issue 10).
+METRICS_ON = UNMATCHED + "StatusSetMetrics On\n"
+# Tracing set up as a site would: server-wide rules for 5xx and some 4xx,
+# and a catch-all rule in one section; the measured request (a 200 outside
+# that section) matches none of them.
+TRACE_NOMATCH = UNMATCHED + """
+StatusSetTraceLog logs/trace.log
+StatusSetTrace 5xx
+StatusSetTrace 404.13,403 time>=2s
+<Location /app3>
+    StatusSetTrace *
+</Location>
+"""
+# The same rules in the requested URL's own section, which the server's
+# configuration is merged with on every request (a cost of the section,
+# as for any directive: reported, not barred).
+TRACE_SECTION = UNMATCHED + """
+StatusSetTraceLog logs/trace.log
+<Location />
+    StatusSetTrace 5xx
+    StatusSetTrace 404.13,403 time>=2s
+</Location>
+"""
+
+
+def without_trace(conf):
+    return re.sub(r"(?m)^\s*StatusSetTrace\b.*$", "", conf)
+
+
+# 10,000 (code, substatus) series: 400-499 x 1-100, named by response rules
+# that no request meets.
+SCRAPE_10K = COMMON + "StatusSetMetrics On\nStatusSetMetricsCapacity 16\n" \
+    + "".join("StatusSetResponse 599 %d.%d\n" % (400 + i // 100, 1 + i % 100)
+              for i in range(10000)) + """
+LogFormat "%D %>s" took
+CustomLog logs/scrape_log took
+<Location /metrics>
+    SetHandler status-set-metrics
+</Location>
+"""
+SCRAPE_SERIES = 10000
+SCRAPE_BAR_MS = 10.0
 
 
 class Config:
@@ -345,6 +389,20 @@ def main():
                 files={"htdocs/ht/index.html": "ht\n",
                        "htdocs/ht/.htaccess": HTACCESS_RULES}),
          [("instructions", "iratio", "<=", 1.0)]),
+        ("StatusSetMetrics On vs Off (static file)",
+         Config("metrics Off", UNMATCHED, "/index.html"),
+         Config("metrics On", METRICS_ON, "/index.html"),
+         [("instructions", "iratio", "<=", 1.003)]),
+        ("StatusSetTrace rules matching nothing vs none (static file)",
+         Config("no trace rule", without_trace(TRACE_NOMATCH),
+                "/index.html"),
+         Config("3 rules, none matching", TRACE_NOMATCH, "/index.html"),
+         [("instructions", "iratio", "<=", 1.001)]),
+        ("StatusSetTrace rules in the requested URL's section vs none",
+         Config("empty <Location />", without_trace(TRACE_SECTION),
+                "/index.html"),
+         Config("2 rules in <Location />", TRACE_SECTION, "/index.html"),
+         []),
         ("ss_set_status() in a handler vs r->status set by the handler",
          Config("r->status", api.replace("@MODE@", "plain"), "/bench"),
          Config("ss_set_status()", api.replace("@MODE@", "api"), "/bench"),
@@ -361,15 +419,20 @@ def main():
         res["bars"] = []
         for what, key, op, limit in bars:
             ok = res[key] <= limit if op == "<=" else res[key] >= limit
-            res["bars"].append("%s %s %.2f: %s" % (what, op, limit,
+            res["bars"].append("%s %s %.3f: %s" % (what, op, limit,
                                                    "met" if ok else "MISSED"))
             if not ok:
-                failures.append("%s: %s ratio %.4f, bar %s %.2f"
+                failures.append("%s: %s ratio %.4f, bar %s %.3f"
                                 % (title, what, res[key], op, limit))
         rows.append(res)
     shutil.rmtree(moddir, ignore_errors=True)
 
     table = render(rows)
+    if not only or "scrape" in only:
+        line, ok = scrape_time()
+        table += "\n" + line + "\n"
+        if not ok:
+            failures.append(line)
     print(table)
     if not only:
         write_benchmarks(table)
@@ -378,6 +441,38 @@ def main():
         return 1
     print("bench: all bars met")
     return 0
+
+
+def scrape_time(scrapes=30):
+    """Server time of a scrape of SCRAPE_SERIES series (%D, from the
+    request's first line to its log line, the body sent), median of
+    `scrapes`, the first two left out as warm-up."""
+    h = pyhttpd.Httpd(SCRAPE_10K, FILES, name="bench-scrape", modules=MODULES,
+                      access_log=False, log_level="warn")
+    h.start()
+    try:
+        url = "http://127.0.0.1:%d/metrics" % h.port
+        for _ in range(scrapes + 2):
+            body = subprocess.run(["curl", "-sf", url], capture_output=True,
+                                  check=True).stdout.decode()
+        series = sum(1 for line in body.splitlines()
+                     if line.startswith("apache_status_set_responses_total"))
+        deadline = time.time() + 10
+        while True:
+            with open(h.path("logs/scrape_log")) as f:
+                took = [int(line.split()[0]) for line in f
+                        if line.split()[1] == "200"]
+            if len(took) >= scrapes + 2 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+    finally:
+        h.cleanup()
+    ms = statistics.median(took[2:]) / 1000.0
+    ok = series >= SCRAPE_SERIES and ms < SCRAPE_BAR_MS
+    return ("Scrape of %d series (Prometheus text, %d bytes): median %.2f ms "
+            "of server time over %d scrapes, max %.2f ms; bar < %.0f ms: %s"
+            % (series, len(body), ms, len(took) - 2, max(took[2:]) / 1000.0,
+               SCRAPE_BAR_MS, "met" if ok else "MISSED")), ok
 
 
 def render(rows):

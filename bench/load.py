@@ -5,10 +5,15 @@
 
 Phase 1: wrk drives a mixed configuration -- StatusSet rules, response
 rules, a proxied backend with the StatusSetFromHeader bridge, untouched
-requests -- for LOAD_SECONDS, while the server is gracefully restarted
-every 10 s.  Afterwards the error log must show no crashed child and no
-unexpected line, and every access-log line must carry the status,
-substatus and error that its URL must get.
+requests -- on two children for LOAD_SECONDS, while the server is
+gracefully restarted every 5 s.  Afterwards the error log must show no
+crashed child and no unexpected line, and every access-log line must
+carry the status, substatus and error that its URL must get.  The
+counters (StatusSetMetrics) must equal the access log's count of each
+code and code.substatus exactly, and the trace log (StatusSetTrace on two
+of the URLs, with a 3 kB request header so that records come near their
+4 kB bound) must hold one whole JSON record per traced access-log line,
+none torn or interleaved.
 
 Phase 2: one child (no restarts) serves RSS_REQUESTS requests; its RSS after
 the first 10,000 and at the end must differ by at most 1 MB.
@@ -17,6 +22,7 @@ Loopback only, bounded in time and count.  Prints a Markdown summary for
 BENCHMARKS.md and exits non-zero when a bar is missed.
 """
 
+import json
 import os
 import re
 import signal
@@ -31,7 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 import pyhttpd  # noqa: E402
 
 LOAD_SECONDS = int(os.environ.get("LOAD_SECONDS", "60"))
-RESTART_EVERY = 10
+RESTART_EVERY = 5
 RSS_REQUESTS = int(os.environ.get("RSS_REQUESTS", "1000000"))
 RSS_BAR_KB = 1024
 
@@ -40,13 +46,20 @@ LogLevel warn
 LogFormat "%U %>s.%^SS %^SE" load
 CustomLog "@ROOT@/logs/load_log" load
 MaxConnectionsPerChild 0
-StartServers 1
-ServerLimit 2
-ThreadsPerChild 64
-MaxRequestWorkers 128
+StartServers 2
+ServerLimit 4
+ThreadsPerChild 16
+MaxRequestWorkers 32
 MinSpareThreads 1
-MaxSpareThreads 128
+MaxSpareThreads 32
 GracefulShutdownTimeout 5
+
+StatusSetMetrics On
+<Location /metrics>
+    SetHandler status-set-metrics
+</Location>
+StatusSetTraceLog "@ROOT@/logs/trace.log"
+StatusSetTraceLimit 0
 
 ProxyPass /app/ http://127.0.0.1:@BACKEND@/
 
@@ -56,6 +69,7 @@ StatusSetReason 499 "Client Closed Request"
 </Location>
 <Location /closed>
     StatusSet 499.1 error=104
+    StatusSetTrace 499
 </Location>
 <Location /empty>
     StatusSet 204.2
@@ -67,6 +81,7 @@ StatusSetReason 499 "Client Closed Request"
 <Location /app/>
     StatusSetFromHeader X-App-Status
     StatusSetResponse 5xx 503.2 "Service Unavailable" error=111
+    StatusSetTrace 5xx
 </Location>
 <Location /rw>
     StatusSetResponse 200 299.3 "Rewritten" error=-1
@@ -113,12 +128,16 @@ EXPECTED = {
     "/rw/file.txt": "299.3 -1",
 }
 
+# The URLs StatusSetTrace picks.
+TRACED = ("/closed", "/app/broken.asis")
+
 WRK_SCRIPT = """
 local paths = {%s}
+local pad = {["X-Pad"] = string.rep("p", 3000)}
 local i = 0
 request = function()
     i = i %% #paths + 1
-    return wrk.format("GET", paths[i])
+    return wrk.format("GET", paths[i], pad)
 end
 """
 
@@ -180,6 +199,8 @@ def phase_load(h):
             counts[url] = counts.get(url, 0) + 1
             if EXPECTED.get(url) != fields:
                 bad.append(line.rstrip())
+    metrics, trace = check_counters(h, counts_by_status(h)), check_trace(
+        h, sum(counts.get(u, 0) for u in TRACED))
     errors = [line for line in h.error_log().splitlines()
               if CRASH_RE.search(line) or "[status_set:" in line
               or ":error]" in line or ":crit]" in line or ":emerg]" in line]
@@ -187,7 +208,53 @@ def phase_load(h):
     return {"output": out, "restarts": restarts, "lines": total,
             "wrong": bad, "errors": errors, "counts": counts,
             "rps": float(m.group(1)) if m else 0.0,
+            "metrics": metrics, "trace": trace,
             "non2xx": re.search(r"Non-2xx or 3xx responses: (\d+)", out)}
+
+
+def counts_by_status(h):
+    """{"404.7": n, ...} of the access log."""
+    out = {}
+    with open(h.path("logs/load_log")) as f:
+        for line in f:
+            key = line.split(" ")[1]
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+def check_counters(h, logged):
+    """The counters against the access log: (differences, series)."""
+    body = subprocess.run(["curl", "-sf", "http://127.0.0.1:%d/metrics?format=json"
+                           % h.port], capture_output=True, check=True).stdout
+    doc = json.loads(body)
+    counted = {}
+    for cell in doc["responses"]:
+        if cell["count"]:
+            counted["%s.%s" % (cell["code"], cell["substatus"])] = \
+                cell["count"]
+    diff = {k: (logged.get(k, 0), counted.get(k, 0))
+            for k in set(logged) | set(counted)
+            if logged.get(k, 0) != counted.get(k, 0)}
+    return {"diff": diff, "series": len(counted),
+            "total": sum(counted.values())}
+
+
+def check_trace(h, want):
+    """Trace records: each line one whole JSON object of a traced URL."""
+    torn, n, big = [], 0, 0
+    with open(h.path("logs/trace.log"), "rb") as f:
+        for line in f:
+            n += 1
+            big = max(big, len(line))
+            try:
+                rec = json.loads(line)
+                ok = line.endswith(b"\n") and rec["uri"] in TRACED \
+                    and len(line) <= 4096
+            except ValueError:
+                ok = False
+            if not ok:
+                torn.append(line[:120])
+    return {"records": n, "want": want, "torn": torn, "largest": big}
 
 
 def phase_rss(h):
@@ -243,6 +310,16 @@ def main():
         failures.append("URLs in the log: %s" % sorted(load["counts"]))
     if load["errors"]:
         failures.append("error log: %s" % load["errors"][:5])
+    if load["metrics"]["diff"]:
+        failures.append("counters differ from the access log "
+                        "(logged, counted): %s" % load["metrics"]["diff"])
+    if load["trace"]["torn"]:
+        failures.append("%d torn trace records, e.g. %s"
+                        % (len(load["trace"]["torn"]),
+                           load["trace"]["torn"][:2]))
+    if load["trace"]["records"] != load["trace"]["want"]:
+        failures.append("%d trace records for %d traced requests"
+                        % (load["trace"]["records"], load["trace"]["want"]))
     growth = rss["last"] - rss["first"]
     if growth > RSS_BAR_KB:
         failures.append("RSS grew by %d kB" % growth)
@@ -258,12 +335,18 @@ def main():
 | requests served (access-log lines) | %d, %d URLs, every line with its expected status.substatus error |
 | requests/s under restarts (wrk, 2 threads, 32 connections) | %.0f |
 | crashed children, unexpected error-log lines | %d |
+| counters vs access log (%d series, %d responses) | %d differences |
+| trace records (largest %d bytes) for traced requests | %d for %d, %d torn |
 | requests served by one child (no restarts) | %d |
 | child RSS after 10,000 requests | %d kB |
 | child RSS after %d requests | %d kB |
 | growth (bar: at most %d kB) | %+d kB |
 """ % (LOAD_SECONDS, load["restarts"], RESTART_EVERY, load["lines"],
-       len(load["counts"]), load["rps"], len(load["errors"]), rss["served"],
+       len(load["counts"]), load["rps"], len(load["errors"]),
+       load["metrics"]["series"], load["metrics"]["total"],
+       len(load["metrics"]["diff"]), load["trace"]["largest"],
+       load["trace"]["records"], load["trace"]["want"],
+       len(load["trace"]["torn"]), rss["served"],
        rss["first"], rss["served"], rss["last"], RSS_BAR_KB, growth))
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))

@@ -42,7 +42,7 @@ STARTUP_IDS = {
     "AH00171",  # Graceful restart requested, doing restart (prefork)
     "AH00494",  # SIGHUP received.  Attempting to restart (event)
     "AH00298",  # SIGHUP received.  Attempting to restart (worker)
-    "AH00172",  # SIGHUP received.  Attempting to restart (prefork)
+    "AH00173",  # SIGHUP received.  Attempting to restart (prefork)
     "AH00558",  # could not determine the FQDN
     # mod_http2 under prefork, written in post_config (after the parent
     # listens): "The mpm module (prefork.c) is not supported by mod_http2".
