@@ -252,7 +252,9 @@ static int ss_metrics_handler(request_rec *r)
     const char *body;
     apr_size_t len;
 
-    if (!r->handler || strcmp(r->handler, SS_METRICS_HANDLER)) {
+    /* Asked of every request: the first byte settles almost all. */
+    if (!r->handler || r->handler[0] != SS_METRICS_HANDLER[0]
+        || strcmp(r->handler, SS_METRICS_HANDLER)) {
         return DECLINED;
     }
     r->allowed |= (AP_METHOD_BIT << M_GET);
