@@ -465,7 +465,7 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
         return err;
     }
 
-    ss_metrics_conf_pair(cmd, spec.code, spec.substatus);
+    ss_metrics_conf_pair(cmd, spec.code, spec.substatus, rule->st.source);
     if (!dc->rules) {
         dc->rules = apr_array_make(cmd->pool, 2, sizeof(ss_rule_t *));
     }
@@ -596,7 +596,7 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
         return err;
     }
 
-    ss_metrics_conf_pair(cmd, spec.code, spec.substatus);
+    ss_metrics_conf_pair(cmd, spec.code, spec.substatus, rule->st.source);
     /* A context's rules form one set, shared by reference in merges. */
     if (!dc->own_set) {
         dc->own_set = apr_pcalloc(cmd->pool, sizeof(ss_resp_set_t));
@@ -661,6 +661,7 @@ static const char *ss_cmd_from_header(cmd_parms *cmd, void *dconf,
     }
     dc->from_header = apr_pstrdup(cmd->pool, name);
     dc->from_source = apr_pstrcat(cmd->pool, "header:", name, NULL);
+    ss_metrics_conf_pair(cmd, 0, 0, dc->from_source);
     dc->from_keep = keep != NULL;
     return NULL;
 }
@@ -1746,7 +1747,11 @@ void ss_outcome(request_rec *r, ss_outcome_t *out, int want_reason)
     wire = ss_wire_request(last);
     rq = ss_req_find(wire);
     out->last = last;
-    out->code = last->status;
+    /* The code that went out, as the substatus is that of the status that
+     * went out: last->status (%>s) but when an ErrorDocument failed, where
+     * httpd sends the first request's error and %>s logs the
+     * ErrorDocument's own code. */
+    out->code = wire->status;
     out->substatus = rq ? rq->st.substatus : 0;
     out->error = rq ? rq->st.error : 0;
     out->reason = want_reason ? ss_wire_reason(wire) : NULL;

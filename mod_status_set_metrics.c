@@ -40,8 +40,9 @@ APLOG_USE_MODULE(status_set);
 typedef struct {
     apr_shm_t *shm;
     ss_metrics_t *m;
-    unsigned pairs;           /* the room the segment was made with */
-    unsigned want;            /* the room the configuration asks for */
+    unsigned pairs, sources;  /* the room the segment was made with */
+    unsigned want_pairs;      /* the room the configuration asks for */
+    unsigned want_sources;
 } ss_retained_t;
 
 ss_metrics_t *ss_metrics_segment;
@@ -50,6 +51,7 @@ ss_metrics_t *ss_metrics_segment;
 static int ss_metrics_on;
 static unsigned ss_metrics_capacity = SS_DEFAULT_CAPACITY;
 static apr_array_header_t *ss_conf_pairs;  /* int[2] */
+static apr_array_header_t *ss_conf_sources; /* const char *, "api" too */
 static int ss_reading_config;
 
 /* Codes are counted into one of SS_METRICS_SHARDS shards, picked by the
@@ -98,21 +100,29 @@ const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus)
+void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus,
+                          const char *source)
 {
-    int *pair;
-
     /* .htaccess files are read by children, long after the segment was
-     * made: their pairs take spare room when they are first counted. */
-    if (!ss_reading_config || substatus <= 0) {
+     * made: their pairs and sources take spare room when first counted. */
+    if (!ss_reading_config) {
         return;
     }
-    if (!ss_conf_pairs) {
-        ss_conf_pairs = apr_array_make(cmd->pool, 8, sizeof(int) * 2);
+    if (substatus > 0) {
+        int *pair;
+        if (!ss_conf_pairs) {
+            ss_conf_pairs = apr_array_make(cmd->pool, 8, sizeof(int) * 2);
+        }
+        pair = apr_array_push(ss_conf_pairs);
+        pair[0] = code;
+        pair[1] = substatus;
     }
-    pair = apr_array_push(ss_conf_pairs);
-    pair[0] = code;
-    pair[1] = substatus;
+    if (source) {
+        if (!ss_conf_sources) {
+            ss_conf_sources = apr_array_make(cmd->pool, 8, sizeof(char *));
+        }
+        APR_ARRAY_PUSH(ss_conf_sources, const char *) = source;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -127,6 +137,7 @@ static int ss_metrics_pre_config(apr_pool_t *p, apr_pool_t *plog,
     ss_metrics_on = 0;
     ss_metrics_capacity = SS_DEFAULT_CAPACITY;
     ss_conf_pairs = NULL;
+    ss_conf_sources = NULL;
     ss_metrics_segment = NULL;
     ss_reading_config = 1;
     return OK;
@@ -134,7 +145,7 @@ static int ss_metrics_pre_config(apr_pool_t *p, apr_pool_t *plog,
 
 static apr_status_t ss_make_segment(ss_retained_t *rt, server_rec *s)
 {
-    apr_size_t size = ss_metrics_size(rt->want);
+    apr_size_t size = ss_metrics_size(rt->want_pairs, rt->want_sources);
     apr_status_t rv;
 
     rv = apr_shm_create(&rt->shm, size, NULL, ap_pglobal);
@@ -146,16 +157,36 @@ static apr_status_t ss_make_segment(ss_retained_t *rt, server_rec *s)
         rt->m = NULL;
         return rv;
     }
-    rt->m = ss_metrics_init(apr_shm_baseaddr_get(rt->shm), rt->want,
+    rt->m = ss_metrics_init(apr_shm_baseaddr_get(rt->shm), rt->want_pairs,
+                            rt->want_sources,
                             apr_time_now());
-    rt->pairs = rt->want;
+    rt->pairs = rt->want_pairs;
+    rt->sources = rt->want_sources;
     return APR_SUCCESS;
+}
+
+static unsigned ss_room(const apr_array_header_t *configured)
+{
+    apr_size_t n = ss_metrics_capacity
+                   + (configured ? (apr_size_t)configured->nelts : 0);
+
+    return n > SS_METRICS_ROOM_MAX ? SS_METRICS_ROOM_MAX : (unsigned)n;
 }
 
 static void ss_reserve_pairs(ss_retained_t *rt, server_rec *s)
 {
     int i;
 
+    ss_metrics_reserve_source(rt->m, "api");
+    for (i = 0; ss_conf_sources && i < ss_conf_sources->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(ss_conf_sources, i, const char *);
+        if (!ss_metrics_reserve_source(rt->m, name)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SS0011: no room "
+                         "left for the source %s in the counters (%u; a new "
+                         "StatusSetMetricsCapacity takes effect at a full "
+                         "restart): it counts as other", name, rt->sources);
+        }
+    }
     for (i = 0; ss_conf_pairs && i < ss_conf_pairs->nelts; i++) {
         const int *pair = (const int *)ss_conf_pairs->elts + 2 * i;
         if (!ss_metrics_reserve(rt->m, pair[0], pair[1])) {
@@ -187,8 +218,10 @@ static int ss_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (!rt) {
         rt = ap_retained_data_create(SS_RETAINED_KEY, sizeof(*rt));
     }
-    rt->want = ss_metrics_capacity
-               + (ss_conf_pairs ? (unsigned)ss_conf_pairs->nelts : 0);
+    /* Room for the pairs and the sources the configuration names ("api"
+     * too), and the capacity more of each. */
+    rt->want_pairs = ss_room(ss_conf_pairs);
+    rt->want_sources = ss_room(ss_conf_sources) + 1;
     if (!rt->m && ss_make_segment(rt, s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -207,10 +240,18 @@ static int ss_metrics_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
 
     (void)p;
     (void)sb_type;
-    if (!rt || !rt->m || !ss_metrics_segment) {
+    if (!rt || !rt->m) {
         return OK;
     }
-    if (rt->pairs != rt->want) {
+    if (!ss_metrics_segment) {
+        /* Off now: what was counted is gone, and a later graceful restart
+         * that turns it On starts from zero. */
+        apr_shm_destroy(rt->shm);
+        rt->shm = NULL;
+        rt->m = NULL;
+        return OK;
+    }
+    if (rt->pairs != rt->want_pairs || rt->sources != rt->want_sources) {
         apr_shm_destroy(rt->shm);
         if (ss_make_segment(rt, ap_server_conf) != APR_SUCCESS) {
             return HTTP_INTERNAL_SERVER_ERROR;
@@ -245,6 +286,22 @@ static int ss_metrics_log(request_rec *r)
 /* ------------------------------------------------------------------ */
 /* Exposition                                                         */
 
+/* Does the query string have the parameter format=json? */
+static int ss_wants_json(const char *args)
+{
+    const char *p = args;
+
+    while (p && *p) {
+        apr_size_t n = strcspn(p, "&;");
+        if (n == 11 && !strncmp(p, "format=json", 11)) {
+            return 1;
+        }
+        p += n;
+        p += *p != '\0';
+    }
+    return 0;
+}
+
 static int ss_metrics_handler(request_rec *r)
 {
     ss_metrics_snap_t *snap;
@@ -257,7 +314,11 @@ static int ss_metrics_handler(request_rec *r)
         || strcmp(r->handler, SS_METRICS_HANDLER)) {
         return DECLINED;
     }
-    r->allowed |= (AP_METHOD_BIT << M_GET);
+    /* Allow: GET, HEAD (with GET) and OPTIONS, which core answers. */
+    ap_allow_standard_methods(r, MERGE_ALLOW, M_GET, M_OPTIONS, -1);
+    if (r->method_number == M_OPTIONS) {
+        return DECLINED;
+    }
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
     }
@@ -266,7 +327,7 @@ static int ss_metrics_handler(request_rec *r)
                       "show: StatusSetMetrics is Off");
         return HTTP_NOT_FOUND;
     }
-    if (r->args && ap_strstr_c(r->args, "format=json")) {
+    if (ss_wants_json(r->args)) {
         format = SS_FORMAT_JSON;
     }
     else {

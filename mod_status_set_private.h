@@ -23,7 +23,10 @@ extern SS_EXPORT module AP_MODULE_DECLARE_DATA status_set_module;
 
 /* The status a finished request went out with, as the access log shows
  * it: code is %>s, the rest what %^SS, %^SE and %^SR show, source the
- * setter's (NULL when none acted). */
+ * setter's (NULL when none acted).  One exception: when an ErrorDocument
+ * fails, httpd sends the first request's error but %>s logs the
+ * ErrorDocument's code; code is then the one sent, which the substatus
+ * belongs to. */
 typedef struct {
     request_rec *last;        /* the final request of a redirect chain */
     int code;
@@ -46,9 +49,12 @@ extern ss_metrics_t *ss_metrics_segment;
     do { if (ss_metrics_segment) ss_metrics_add(ss_metrics_segment, \
                                                 (which)); } while (0)
 
-/* A (code, substatus) pair a directive of the main configuration names,
- * reserved in the segment so that it is shown before its first response. */
-void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus);
+/* The (code, substatus) pair and the source a directive of the main
+ * configuration names, reserved in the segment (the pair is shown before
+ * its first response; the source never counts as "other").  A substatus
+ * of 0 or a NULL source reserves nothing of that kind. */
+void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus,
+                          const char *source);
 
 const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, int on);
 const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,

@@ -86,6 +86,7 @@ typedef struct {
     int limit;                      /* -1: unset */
     apr_file_t *log;                /* opened in open_logs */
     apr_uint64_t *limiter;          /* second << 32 | records, shared */
+    int has_rules;                  /* StatusSetTrace rules apply here */
 } ss_trace_server_t;
 
 /* One step of a request's status chain. */
@@ -113,6 +114,8 @@ void *ss_trace_merge_server(apr_pool_t *p, void *basev, void *addv)
 
     c->log_name = add->log_name ? add->log_name : base->log_name;
     c->limit = add->limit >= 0 ? add->limit : base->limit;
+    /* The main server's sections apply to every virtual host. */
+    c->has_rules = add->has_rules || base->has_rules;
     return c;
 }
 
@@ -225,6 +228,9 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
                                           sizeof(ss_trace_rule_t *));
     }
     APR_ARRAY_PUSH((*traces)->rules, ss_trace_rule_t *) = rule;
+    ((ss_trace_server_t *)ap_get_module_config(cmd->server->module_config,
+                                               &status_set_module))
+        ->has_rules = 1;
     for (i = 0; i < rule->match->nelts; i++) {
         const ss_match_t *m = &APR_ARRAY_IDX(rule->match, i, ss_match_t);
         int code;
@@ -355,11 +361,11 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
         apr_status_t rv;
 
         if (!c->log_name) {
-            if (ss_trace_configured && v == s) {
-                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SS0020: "
-                             "StatusSetTrace rules but no StatusSetTraceLog "
-                             "for the main server: its records are not "
-                             "written");
+            if (c->has_rules) {
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v, "SS0020: "
+                             "StatusSetTrace rules apply to %s:%u, which "
+                             "has no StatusSetTraceLog: its records are not "
+                             "written", v->server_hostname, v->port);
             }
             continue;
         }
@@ -499,6 +505,21 @@ static void ss_trace_headers(ss_trace_buf_t *b, const char *key,
     ss_trace_close(b);
 }
 
+/* The request line as the client sent it (%r), its query string left out
+ * unless the rule keeps it. */
+static const char *ss_request_line(apr_pool_t *p, const char *line,
+                                   int query)
+{
+    const char *q, *proto;
+
+    if (!line || query || !(q = strchr(line, '?'))) {
+        return line;
+    }
+    proto = strrchr(line, ' ');
+    return apr_pstrcat(p, apr_pstrmemdup(p, line, (apr_size_t)(q - line)),
+                       proto && proto > q ? proto : "", NULL);
+}
+
 static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
                                    const ss_trace_rule_t *rule,
                                    apr_interval_time_t taken,
@@ -521,6 +542,8 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
     ss_trace_str(b, "vhost", last->server->server_hostname);
     ss_trace_int(b, "port", ap_get_server_port(last));
     ss_trace_str(b, "client", r->useragent_ip);
+    ss_trace_str(b, "request", ss_request_line(r->pool, r->the_request,
+                                               rule->query));
     ss_trace_str(b, "method", r->method);
     ss_trace_str(b, "uri", r->uri);
     if (rule->query) {

@@ -262,6 +262,8 @@ static void ss_render_json(ss_out_t *o, const ss_metrics_snap_t *s)
     ss_put_int(o, (int)s->pairs);
     ss_puts(o, ",\"pairs_used\":");
     ss_put_int(o, (int)s->pairs_used);
+    ss_puts(o, ",\"source_capacity\":");
+    ss_put_int(o, (int)s->source_room);
     ss_puts(o, ",\"sources_used\":");
     ss_put_int(o, (int)s->sources_used);
     ss_puts(o, ",\n\"responses\":[");

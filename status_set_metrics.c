@@ -49,7 +49,8 @@ typedef struct {
 
 struct ss_metrics_t {
     apr_uint32_t magic;
-    apr_uint32_t pairs;         /* room: pairs and sources each */
+    apr_uint32_t pairs;         /* room for pairs */
+    apr_uint32_t sources;       /* room for sources */
     apr_uint32_t slots;         /* table size, a power of two */
     apr_uint32_t pairs_used;
     apr_uint32_t sources_used;
@@ -60,6 +61,10 @@ struct ss_metrics_t {
     apr_uint64_t source_other;  /* sources past the table's room */
     apr_size_t off_codes, off_other, off_pairs, off_sources;
 };
+
+#ifdef SS_METRICS_TEST
+void (*ss_metrics_test_claimed)(ss_metrics_t *m, const char *name);
+#endif
 
 static apr_size_t ss_align(apr_size_t n)
 {
@@ -78,9 +83,10 @@ static apr_uint32_t ss_slots_for(unsigned pairs)
     return n;
 }
 
-static apr_size_t ss_layout(ss_metrics_t *m, unsigned pairs)
+static apr_size_t ss_layout(ss_metrics_t *m, unsigned pairs,
+                            unsigned sources)
 {
-    apr_uint32_t slots = ss_slots_for(pairs);
+    apr_uint32_t slots = ss_slots_for(pairs > sources ? pairs : sources);
     apr_size_t off = ss_align(sizeof(*m));
 
     m->off_codes = off;
@@ -93,15 +99,16 @@ static apr_size_t ss_layout(ss_metrics_t *m, unsigned pairs)
     m->off_sources = off;
     off += ss_align(sizeof(ss_source_slot_t) * slots);
     m->pairs = pairs;
+    m->sources = sources;
     m->slots = slots;
     return off;
 }
 
-apr_size_t ss_metrics_size(unsigned pairs)
+apr_size_t ss_metrics_size(unsigned pairs, unsigned sources)
 {
     ss_metrics_t m;
 
-    return ss_layout(&m, pairs);
+    return ss_layout(&m, pairs, sources);
 }
 
 static apr_uint64_t *ss_codes(const ss_metrics_t *m, unsigned shard)
@@ -125,13 +132,14 @@ static ss_source_slot_t *ss_source_slots(const ss_metrics_t *m)
     return (ss_source_slot_t *)((char *)m + m->off_sources);
 }
 
-ss_metrics_t *ss_metrics_init(void *mem, unsigned pairs, apr_time_t now)
+ss_metrics_t *ss_metrics_init(void *mem, unsigned pairs, unsigned sources,
+                              apr_time_t now)
 {
     ss_metrics_t *m = mem;
 
     memset(m, 0, sizeof(*m));
-    memset(m, 0, ss_layout(m, pairs));
-    ss_layout(m, pairs);
+    memset(m, 0, ss_layout(m, pairs, sources));
+    ss_layout(m, pairs, sources);
     m->magic = SS_MAGIC;
     m->start_time = now;
     return m;
@@ -140,7 +148,7 @@ ss_metrics_t *ss_metrics_init(void *mem, unsigned pairs, apr_time_t now)
 /* Only while no child runs (the parent, before a full restart's MPM). */
 void ss_metrics_reset(ss_metrics_t *m, apr_time_t now)
 {
-    ss_metrics_init(m, m->pairs, now);
+    ss_metrics_init(m, m->pairs, m->sources, now);
 }
 
 unsigned ss_metrics_pairs(const ss_metrics_t *m)
@@ -231,10 +239,15 @@ static ss_source_slot_t *ss_source(ss_metrics_t *m, const char *name)
     for (n = 0; n < m->slots; n++, i = (i + 1) & mask) {
         apr_uint32_t st = SS_LOAD(&t[i].state), spin;
 
-        /* A slot being written is seconds at most from ready, unless its
-         * writer died: then give up on it and look further. */
-        for (spin = 0; st == SS_SLOT_BUSY && spin < 1000; spin++) {
+        /* A slot being written is a moment from ready.  If its writer is
+         * slow (descheduled, or died), count as "other" rather than look
+         * further: the slot may be getting this very name, and a second
+         * slot for it would show one source twice. */
+        for (spin = 0; st == SS_SLOT_BUSY && spin < 100000; spin++) {
             st = __atomic_load_n(&t[i].state, __ATOMIC_ACQUIRE);
+        }
+        if (st == SS_SLOT_BUSY) {
+            return NULL;
         }
         if (st == SS_SLOT_READY) {
             if (t[i].hash == h && strcmp(t[i].name, name) == 0) {
@@ -245,13 +258,18 @@ static ss_source_slot_t *ss_source(ss_metrics_t *m, const char *name)
         if (st != SS_SLOT_FREE) {
             continue;
         }
-        if (SS_LOAD(&m->sources_used) >= m->pairs) {
+        if (SS_LOAD(&m->sources_used) >= m->sources) {
             return NULL;
         }
         if (SS_CAS(&t[i].state, &st, SS_SLOT_BUSY)) {
             SS_ADD(&m->sources_used, 1);
             t[i].hash = h;
             memcpy(t[i].name, name, strlen(name) + 1);
+#ifdef SS_METRICS_TEST
+            if (ss_metrics_test_claimed) {
+                ss_metrics_test_claimed(m, name);
+            }
+#endif
             __atomic_store_n(&t[i].state, SS_SLOT_READY, __ATOMIC_RELEASE);
             return &t[i];
         }
@@ -260,6 +278,14 @@ static ss_source_slot_t *ss_source(ss_metrics_t *m, const char *name)
         i = (i - 1) & mask;
     }
     return NULL;
+}
+
+int ss_metrics_reserve_source(ss_metrics_t *m, const char *source)
+{
+    char name[SS_METRICS_NAME_MAX];
+
+    ss_clean_name(name, source);
+    return ss_source(m, name) != NULL;
 }
 
 #if defined(__GNUC__)
@@ -411,6 +437,7 @@ ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m, apr_pool_t *p)
     }
     s->start_time = m->start_time;
     s->pairs = m->pairs;
+    s->source_room = m->sources;
     s->pairs_used = SS_LOAD(&m->pairs_used);
     s->sources_used = SS_LOAD(&m->sources_used);
     return s;

@@ -33,6 +33,7 @@
 #define SS_METRICS_SHARDS 8
 #define SS_METRICS_NAME_MAX 240        /* bytes of a source name, NUL too */
 #define SS_METRICS_CAPACITY_MAX 65536
+#define SS_METRICS_ROOM_MAX (2 * SS_METRICS_CAPACITY_MAX)
 
 typedef struct ss_metrics_t ss_metrics_t;
 
@@ -45,11 +46,14 @@ typedef enum {
     SS_METRIC_COUNT
 } ss_metric_e;
 
-/* Bytes a segment with room for pairs (code, substatus) pairs needs. */
-apr_size_t ss_metrics_size(unsigned pairs);
+/* Bytes a segment with room for pairs (code, substatus) pairs and sources
+ * sources needs. */
+apr_size_t ss_metrics_size(unsigned pairs, unsigned sources);
 
-/* Lay out a zeroed segment of ss_metrics_size(pairs) bytes at mem. */
-ss_metrics_t *ss_metrics_init(void *mem, unsigned pairs, apr_time_t now);
+/* Lay out a zeroed segment of ss_metrics_size(pairs, sources) bytes at
+ * mem. */
+ss_metrics_t *ss_metrics_init(void *mem, unsigned pairs, unsigned sources,
+                              apr_time_t now);
 
 /* Zero every count and forget every pair and source (a full restart). */
 void ss_metrics_reset(ss_metrics_t *m, apr_time_t now);
@@ -64,6 +68,9 @@ void ss_metrics_count(ss_metrics_t *m, unsigned shard, int code,
 /* Make room for a configured pair so that it is shown, with 0, before its
  * first response; 0 when the table is full. */
 int ss_metrics_reserve(ss_metrics_t *m, int code, int substatus);
+
+/* The same for a source name; 0 when no room was left. */
+int ss_metrics_reserve_source(ss_metrics_t *m, const char *source);
 
 void ss_metrics_add(ss_metrics_t *m, ss_metric_e which);
 
@@ -85,10 +92,16 @@ typedef struct {
                                    * last when any */
     apr_uint64_t counters[SS_METRIC_COUNT];
     apr_time_t start_time;
-    unsigned pairs, pairs_used, sources_used;
+    unsigned pairs, pairs_used, source_room, sources_used;
 } ss_metrics_snap_t;
 
 ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m, apr_pool_t *p);
+
+#ifdef SS_METRICS_TEST
+/* Unit tests only: called while a source slot is claimed and not yet
+ * published, as if its writer were descheduled there. */
+extern void (*ss_metrics_test_claimed)(ss_metrics_t *m, const char *name);
+#endif
 
 typedef enum {
     SS_FORMAT_PROMETHEUS,

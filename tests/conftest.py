@@ -82,6 +82,22 @@ def start_server_obj(h):
     return h
 
 
+def build_unit(tmp_path_factory, name, sources, flags=()):
+    """Compile tests/unit/NAME.c with the module's APR-only sources into a
+    test driver; returns its path."""
+    exe = str(tmp_path_factory.mktemp("unit") / name)
+    apr = subprocess.run(["apr-1-config", "--includes", "--cppflags",
+                          "--link-ld", "--libs"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    subprocess.run([os.environ.get("CC", "cc"), "-g", "-O2", "-Wall",
+                    "-Wextra", "-Werror"] + list(flags)
+                   + ["-I" + pyhttpd.TOP, "-I" + pyhttpd.TOP + "/tests/unit",
+                      "%s/tests/unit/%s.c" % (pyhttpd.TOP, name)]
+                   + ["%s/%s" % (pyhttpd.TOP, s) for s in sources]
+                   + ["-o", exe] + apr, check=True)
+    return exe
+
+
 def assert_config_rejected(conf, message, name="conf"):
     """apache2 -t refuses conf, and says message."""
     h = pyhttpd.Httpd(conf, name=name)

@@ -263,6 +263,21 @@ def test_head_and_other_methods(srv):
     r = http(srv.port, "/metrics", method="POST",
              headers=["Content-Length: 0"])
     assert r.status_line == b"HTTP/1.1 405 Method Not Allowed"
+    allow = [m.strip() for m in r.header("Allow").split(",")]
+    assert {"GET", "HEAD", "OPTIONS"} <= set(allow), allow
+    r = http(srv.port, "/metrics", method="OPTIONS")
+    assert r.status_line == b"HTTP/1.1 200 OK"
+    assert {"GET", "HEAD", "OPTIONS"} <= {
+        m.strip() for m in r.header("Allow").split(",")}
+
+
+def test_json_only_for_the_format_parameter(srv):
+    for q in ("format=json", "a=1&format=json", "x=1;format=json"):
+        assert scrape(srv, "/metrics?" + q).header("Content-Type") == \
+            "application/json", q
+    for q in ("xformat=jsonp", "format=json2", "format=jsonx&y"):
+        assert scrape(srv, "/metrics?" + q).header("Content-Type") \
+            .startswith("text/plain; version=0.0.4"), q
 
 
 def test_mod_status_page_and_auto(srv):
@@ -371,3 +386,99 @@ def test_metrics_off_serves_nothing_and_counts_nothing(errlog):
 ])
 def test_config_errors(conf, message):
     assert_config_rejected(conf, message, name="metrics-conf")
+
+
+def rewrite_conf(h, old, new):
+    with open(h.conf_path) as f:
+        conf = f.read()
+    assert old in conf, old
+    with open(h.conf_path, "w") as f:
+        f.write(conf.replace(old, new))
+
+
+def test_off_at_a_full_restart_then_on_at_a_graceful_starts_from_zero():
+    """Counts of before a full restart never come back (adversary, #10)."""
+    h = start_server_obj(pyhttpd.Httpd(
+        "StatusSetMetrics On\n<Location /metrics>\n"
+        "    SetHandler status-set-metrics\n</Location>\n"
+        "<Location /gone>\n    StatusSet 404.13\n</Location>\n",
+        name="metrics-offon"))
+    try:
+        for _ in range(3):
+            http(h.port, "/gone")
+        got = wait_for(h, resp(404, 13), 3)
+        start = got[("apache_status_set_start_time_seconds", ())]
+        rewrite_conf(h, "StatusSetMetrics On", "StatusSetMetrics Off")
+        h.restart(graceful=False)
+        assert http(h.port, "/metrics").status_line == \
+            b"HTTP/1.1 404 Not Found"
+        rewrite_conf(h, "StatusSetMetrics Off", "StatusSetMetrics On")
+        h.restart(graceful=True)
+        got = parse(scrape(h).body.decode())
+        assert got[resp(404, 13)] == 0
+        assert got[("apache_status_set_start_time_seconds", ())] > start
+    finally:
+        stop_server(h)
+
+
+def test_configured_sources_have_room_whatever_the_capacity():
+    """Every rule of the configuration keeps its own source series, even
+    with room for one more (adversary, #10)."""
+    conf = "StatusSetMetrics On\nStatusSetMetricsCapacity 1\n" \
+        "<Location /metrics>\n    SetHandler status-set-metrics\n" \
+        "</Location>\n" + "".join(
+            "<Location /r%d>\n    StatusSet 403\n</Location>\n" % i
+            for i in range(3))
+    h = start_server_obj(pyhttpd.Httpd(conf, name="metrics-sources"))
+    def hits(got):
+        return {dict(k[1])["source"]: v for k, v in got.items()
+                if k[0] == "apache_status_set_rule_hits_total"}
+    try:
+        # shown from the start, as configured pairs are
+        rules = {"%s:%d" % (h.conf_path, h.conf_line("<Location /r%d>" % i)
+                            + 1): 0 for i in range(3)}
+        assert hits(parse(scrape(h).body.decode())) == dict(rules, api=0)
+        for i in range(3):
+            http(h.port, "/r%d" % i)
+        got = wait_for(h, ("apache_status_set_responses_total",
+                           (("code", "403"), ("substatus", "0"))), 3)
+        assert hits(got) == dict({k: 1 for k in rules}, api=0)
+        assert got[single("overflow")] == 0
+    finally:
+        stop_server(h)
+
+
+def test_failed_error_document_counts_what_went_out(errlog):
+    """An ErrorDocument that fails: httpd sends the first request's error
+    (here rewritten to 599.77) while %>s logs the ErrorDocument's 403; the
+    counters and the trace record the 599.77 that went out, never a 403.77
+    that no client saw (adversary, #10)."""
+    errlog.expect("AH01630")
+    h = start_server_obj(pyhttpd.Httpd(
+        "StatusSetMetrics On\n<Location /metrics>\n"
+        "    SetHandler status-set-metrics\n</Location>\n"
+        "ErrorDocument 404 /locked/err.html\n"
+        "<Location /locked>\n    Require all denied\n</Location>\n"
+        "StatusSetResponse 404 599.77\n"
+        "StatusSetTraceLog logs/trace.log\nStatusSetTrace 5xx,403\n",
+        files={"htdocs/locked/err.html": "never\n"},
+        name="metrics-errdoc"))
+    try:
+        r = http(h.port, "/nope")
+        assert r.status_line.startswith(b"HTTP/1.1 599")
+        got = wait_for(h, resp(599, 77), 1)
+        assert got.get(resp(403, 77), 0) == 0
+        deadline = time.time() + 5
+        while True:
+            try:
+                with open(h.path("logs/trace.log")) as f:
+                    recs = [json.loads(x) for x in f]
+            except FileNotFoundError:
+                recs = []
+            if recs or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        rec, = recs
+        assert (rec["status"], rec["substatus"]) == (599, 77)
+    finally:
+        stop_server(h)

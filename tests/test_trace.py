@@ -5,7 +5,6 @@ made each, redirects, timing, bytes and headers with credentials redacted.
 """
 
 import json
-import os
 import time
 
 import pytest
@@ -30,6 +29,9 @@ StatusSetTraceLimit 0
 </Location>
 <Location /t/gone>
     StatusSet 404.13 "Too Big" error=2
+</Location>
+<Location /t/dir/>
+    StatusSet 503.4 "Dir"
 </Location>
 <Location /t/ok>
     StatusSet 404.12 "Not Traced"
@@ -83,6 +85,7 @@ ProxyPass /app/ http://127.0.0.1:@PORT2@/
 
 FILES = {
     "htdocs/errdoc.html": "ERRDOC\n",
+    "htdocs/t/dir/index.html": "index\n",
     "backend/b500.asis": asis("500 Backend Broke", [
         'X-App-Status: 500.19 "Config Broken" error=13']),
 }
@@ -165,11 +168,23 @@ def test_query_kept_only_with_the_option_and_chosen_headers(srv):
                                               "Authorization: Bearer zz"])
     rec, = traced(srv, "/q/x")
     assert rec["query"] == "token=abc"
+    assert rec["request"] == "GET /q/x?token=abc HTTP/1.1"
     assert rec["request_headers"] == [["X-Keep", "kept"],
                                       ["Authorization", "[redacted]"]]
     assert rec["response_headers"] == [["Set-Cookie", "[redacted]"]]
     http(srv.port, "/t/gone?token=abc")
-    assert all("query" not in r for r in traced(srv, "/t/gone", n=3))
+    recs = traced(srv, "/t/gone", n=3)
+    assert all("query" not in r for r in recs)
+    assert recs[-1]["request"] == "GET /t/gone HTTP/1.1"
+    assert not [r for r in recs if "token" in json.dumps(r)]
+
+
+def test_request_line_is_what_the_client_sent(srv):
+    """mod_dir maps /t/ to its index file, and "uri" shows the mapped URI;
+    "request" keeps the line the client sent, as %r logs it."""
+    http(srv.port, "/t/dir/")
+    rec, = traced(srv, "/t/dir/index.html")
+    assert rec["request"] == "GET /t/dir/ HTTP/1.1"
 
 
 def test_time_expr_and_sample_conditions(srv):
@@ -265,9 +280,28 @@ def test_rules_without_a_log_warn_at_start(errlog):
     h = start_server_obj(pyhttpd.Httpd("StatusSetTrace 5xx\n",
                                        name="trace-nolog"))
     try:
-        assert "SS0020" in h.error_log()
+        assert "SS0020: StatusSetTrace rules apply to " in h.error_log()
         assert http(h.port, "/nope").status_line == \
             b"HTTP/1.1 404 Not Found"
+    finally:
+        stop_server(h)
+
+
+def test_no_warning_when_the_rules_server_has_its_log():
+    """Rules and log both in a virtual host: nothing to warn about, even
+    though the main server has no log (adversary, #10).  The errlog check
+    fails the test on any SS0020."""
+    h = start_server_obj(pyhttpd.Httpd(
+        "<VirtualHost 127.0.0.1:@PORT@>\n    ServerName v.test\n"
+        "    StatusSetTraceLog logs/v.log\n    StatusSetTrace 404\n"
+        "</VirtualHost>\n", name="trace-vhostlog"))
+    try:
+        http(h.port, "/nope", headers=["Host: v.test"])
+        deadline = time.time() + 5
+        while not records(h, "logs/v.log") and time.time() < deadline:
+            time.sleep(0.05)
+        assert [r["uri"] for r in records(h, "logs/v.log")] == ["/nope"]
+        assert "SS0020" not in h.error_log()
     finally:
         stop_server(h)
 

@@ -11,28 +11,17 @@ U+FFFD as Python and browsers decode them (maximal subparts).
 """
 
 import json
-import os
 import random
 import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import build_unit
 
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory):
-    exe = str(tmp_path_factory.mktemp("unit") / "trace_json")
-    flags = subprocess.run(["apr-1-config", "--includes", "--cppflags",
-                            "--link-ld", "--libs"], capture_output=True,
-                           text=True, check=True).stdout.split()
-    cc = os.environ.get("CC", "cc")
-    subprocess.run([cc, "-g", "-Wall", "-Wextra", "-Werror",
-                    "-I" + ROOT, "-I" + os.path.join(ROOT, "tests/unit"),
-                    os.path.join(ROOT, "tests/unit/trace_json.c"),
-                    os.path.join(ROOT, "status_set_trace.c"), "-o", exe]
-                   + flags, check=True)
-    return exe
+    return build_unit(tmp_path_factory, "trace_json", ["status_set_trace.c"])
 
 
 def run(driver, script, max=4096, bound=None):
