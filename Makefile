@@ -6,6 +6,9 @@
 #   make run        start a private httpd with conf/demo.conf on PORT
 #   make test       run the test suite against a real httpd (and part of
 #                   it under the worker and prefork MPMs)
+#   make deb        build the Debian package libapache2-mod-status-set from
+#                   the release tarball, and check it with lintian
+#   make dist       the release tarball mod_status_set-VERSION.tar.gz
 #   make clean
 #
 # CC=clang builds with clang.  APXS= picks another apxs.
@@ -50,7 +53,14 @@ ASAN_DIR   = build/asan
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
-.PHONY: all install run test clean deps test-deps fuzz test-asan test-valgrind load bench
+.PHONY: all install run test clean deps test-deps fuzz test-asan test-valgrind load bench \
+        dist deb deb-check
+
+# The one version number, from the API header.
+VERSION := $(shell sed -n 's/^\#define MOD_STATUS_SET_VERSION "\(.*\)"/\1/p' mod_status_set.h)
+DIST     = mod_status_set-$(VERSION)
+DEB      = libapache2-mod-status-set_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null || echo amd64).deb
+DEB_BUILD_PKGS = build-essential debhelper dpkg-dev apache2-dev lintian
 
 all: $(MODULE) $(EXAMPLE)
 
@@ -149,6 +159,33 @@ fuzz:
 	    fi; \
 	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/fuzz_$$f.log; \
 	done
+
+# The files git tracks, as they are in the working tree, under $(DIST)/.
+dist:
+	@test -n "$(VERSION)" || { echo "no MOD_STATUS_SET_VERSION in mod_status_set.h"; exit 1; }
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { echo "make dist needs the git checkout"; exit 1; }
+	rm -rf build/dist && mkdir -p build/dist/$(DIST)
+	git ls-files -z | xargs -0 cp -a --parents -t build/dist/$(DIST)
+	tar -C build/dist --owner=0 --group=0 --numeric-owner --sort=name \
+	    -czf $(DIST).tar.gz $(DIST)
+	@echo "$(DIST).tar.gz"
+
+# Built from the release tarball, so that nothing of the working tree's
+# builds gets in; lintian must report no error and no warning.
+deb: dist
+	@sh tests/deps.sh $(DEB_BUILD_PKGS)
+	rm -rf build/deb && mkdir -p build/deb
+	tar -C build/deb -xzf $(DIST).tar.gz
+	cd build/deb/$(DIST) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error,warning --display-info build/deb/*.changes
+	cp build/deb/$(DEB) .
+	@echo "$(DEB): apt-get install ./$(DEB) && a2enmod status_set"
+
+# As root, on this machine's own apache2: install the package, enable it,
+# serve a site that uses every directive, then disable and purge it and
+# check that nothing is left (CI runs it).
+deb-check: deb
+	sh tests/deb_cycle.sh ./$(DEB)
 
 clean:
 	rm -rf .libs *.la *.lo *.o *.slo tests/__pycache__ build

@@ -35,6 +35,26 @@
 #include "apr_optional.h"
 
 /**
+ * The version of mod_status_set and of this API, to test at compile time:
+ * @code
+ * #if MOD_STATUS_SET_VERSION_AT_LEAST(1, 0, 0)
+ * @endcode
+ * The same number is in debian/changelog and the README (a test checks).
+ */
+#define MOD_STATUS_SET_VERSION_MAJOR 1
+#define MOD_STATUS_SET_VERSION_MINOR 0
+#define MOD_STATUS_SET_VERSION_PATCH 0
+#define MOD_STATUS_SET_VERSION "1.0.0"
+
+/** Non-zero when this header is version major.minor.patch or later. */
+#define MOD_STATUS_SET_VERSION_AT_LEAST(major, minor, patch)              \
+    (MOD_STATUS_SET_VERSION_MAJOR > (major)                               \
+     || (MOD_STATUS_SET_VERSION_MAJOR == (major)                          \
+         && (MOD_STATUS_SET_VERSION_MINOR > (minor)                       \
+             || (MOD_STATUS_SET_VERSION_MINOR == (minor)                  \
+                 && MOD_STATUS_SET_VERSION_PATCH >= (patch)))))
+
+/**
  * Set the response's status, reason phrase, substatus and error code.
  *
  * Callable from any hook of the request, from post_read_request to the

@@ -338,13 +338,14 @@ def parse_access(line):
     return m.groupdict()
 
 
-def readme_examples():
-    """The README's shell examples: [(command, expected output lines)].
+def readme_examples(doc="README.md"):
+    """The shell examples of a document (the README, docs/iis.md):
+    [(command, expected output lines)].
 
     An example is an indented "$ curl ..." line and the indented lines after
     it, up to a blank line; its port is 8080.
     """
-    with open(os.path.join(TOP, "README.md")) as f:
+    with open(os.path.join(TOP, doc)) as f:
         lines = f.read().splitlines()
     out = []
     for i, line in enumerate(lines):
@@ -367,6 +368,12 @@ DEMO_FILES = {
     "backend/broken.asis":
         "Status: 500 Database Exploded\nContent-Type: text/plain\n\n"
         "backend failure\n",
+    "htdocs/iis/upload": "uploaded\n",
+    "htdocs/iis/web.config": "<configuration/>\n",
+    "htdocs/iis/settings/index.html": "settings\n",
+    "htdocs/iis/settings/.htaccess": "NoSuchDirective on\n",
+    "backend/slow/report.cgi": "#!/bin/sh\nsleep 2\n"
+                               "printf 'Content-Type: text/plain\\n\\nreport\\n'\n",
     "backend/orders.asis":
         "Status: 200 OK\nContent-Type: text/plain\n"
         'X-App-Status: 404.7 "No Such Order" error=1403\n\nno order 42\n',

@@ -33,6 +33,25 @@ def test_readme_has_examples():
                          ids=[c for c, _ in readme_examples()])
 def test_readme_example(demo, errlog, command, expected):
     errlog.expect("AH01630")    # the demo's Require denial (/guarded)
+    run_example(demo, command, expected)
+
+
+def test_iis_guide_has_examples():
+    assert len(readme_examples("docs/iis.md")) >= 9
+
+
+@pytest.mark.parametrize("command,expected", readme_examples("docs/iis.md"),
+                         ids=[c[:80] for c, _ in
+                              readme_examples("docs/iis.md")])
+def test_iis_guide_example(demo, errlog, command, expected):
+    # Require ip's denial (403.6), a broken .htaccess (500.19), a full
+    # connection pool (503.2)
+    errlog.expect("AH01630", "AH00941")
+    errlog.expect_match(r"\.htaccess: Invalid command 'NoSuchDirective'")
+    run_example(demo, command, expected)
+
+
+def run_example(demo, command, expected):
     command = command.replace(":8080/", ":%d/" % demo.port)
     p = subprocess.run(["bash", "-o", "pipefail", "-c", command],
                        capture_output=True, timeout=30)

@@ -1,0 +1,143 @@
+#!/bin/sh
+# The package's life on this machine's own apache2, as an administrator
+# lives it (CI runs it as root, after "make deb"):
+#
+#   apt-get install ./libapache2-mod-status-set_*.deb   (enables nothing)
+#   a2enmod status_set; a site using every directive on a loopback port
+#   apache2ctl configtest; apache2ctl start; curl; apache2ctl stop
+#   a2dismod status_set; apt-get purge                  (leaves nothing)
+#
+# The machine's apache2 configuration is put back as it was: ports.conf,
+# the modules this enabled, the site.  Usage: tests/deb_cycle.sh FILE.deb
+set -eu
+
+DEB=$1
+PKG=libapache2-mod-status-set
+PORT=${DEB_CYCLE_PORT:-18089}
+SITE=status-set-cycle
+WORK=$(mktemp -d /tmp/ss-deb-cycle.XXXXXX)
+BASE="http://127.0.0.1:$PORT"
+fails=0
+
+[ "$(id -u)" = 0 ] || { echo "deb_cycle: run as root"; exit 1; }
+sh "$(dirname "$0")/deps.sh" apache2 curl
+
+say() { echo "deb_cycle: $*"; }
+fail() { echo "deb_cycle: FAIL: $*"; fails=$((fails + 1)); }
+expect() {  # what got want
+    if [ "$2" = "$3" ]; then say "ok: $1"; else fail "$1: got [$2], want [$3]"; fi
+}
+
+# Put the machine back, whatever happened.
+enabled_before=$(ls /etc/apache2/mods-enabled)
+cp -a /etc/apache2/ports.conf "$WORK/ports.conf"
+restore() {
+    apache2ctl stop >/dev/null 2>&1 || true
+    a2dissite -q "$SITE" >/dev/null 2>&1 || true
+    rm -f "/etc/apache2/sites-available/$SITE.conf"
+    for m in asis headers status; do
+        echo "$enabled_before" | grep -qx "$m.load" || a2dismod -q -f "$m" >/dev/null 2>&1 || true
+    done
+    cp -a "$WORK/ports.conf" /etc/apache2/ports.conf
+    rm -rf "$WORK" /var/www/status-set-cycle
+}
+trap restore EXIT
+
+say "install $DEB"
+if dpkg -s "$PKG" >/dev/null 2>&1; then
+    apt-get purge -y -q "$PKG" >/dev/null
+fi
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$DEB" >/dev/null
+expect "package installed" "$(dpkg-query -W -f='${Status}' "$PKG")" "install ok installed"
+dpkg -L "$PKG" > "$WORK/files"
+for f in /usr/lib/apache2/modules/mod_status_set.so \
+         /etc/apache2/mods-available/status_set.load \
+         /etc/apache2/mods-available/status_set.conf \
+         /usr/include/apache2/mod_status_set.h; do
+    [ -f "$f" ] && say "ok: $f" || fail "missing $f"
+done
+expect "the .conf is a conffile" \
+    "$(dpkg-query -W -f='${Conffiles}' "$PKG" | awk '{print $1}' | grep -c status_set.conf)" 1
+expect "installed, not enabled" "$(ls /etc/apache2/mods-enabled | grep -c status_set || true)" 0
+
+say "enable and serve on 127.0.0.1:$PORT"
+a2enmod -q status_set
+for m in asis headers status; do a2enmod -q "$m" >/dev/null; done
+echo "Listen 127.0.0.1:$PORT" > /etc/apache2/ports.conf
+mkdir -p /var/www/status-set-cycle/app
+printf 'Status: 200 OK\nContent-Type: text/plain\nX-App-Status: 404.7 "No Such Order" error=1403\n\nno order\n' \
+    > /var/www/status-set-cycle/app/order.asis
+echo ok > /var/www/status-set-cycle/index.html
+cat > "/etc/apache2/sites-available/$SITE.conf" <<EOF
+StatusSetMetrics On
+StatusSetMetricsCapacity 64
+StatusSetTraceLog /var/www/status-set-cycle/trace.log
+StatusSetTraceLimit 50
+<VirtualHost 127.0.0.1:$PORT>
+    DocumentRoot /var/www/status-set-cycle
+    LogFormat "%>s.%^SS %^SE \"%^SR\" %U" cycle
+    CustomLog /var/www/status-set-cycle/access.log cycle
+    StatusSetReason 499 "Client Closed Request"
+    <Directory /var/www/status-set-cycle>
+        Require all granted
+        AddHandler send-as-is .asis
+    </Directory>
+    <Location /closed>
+        StatusSet 499.1 error=104
+        StatusSetTrace 499
+    </Location>
+    <Location /old-api>
+        StatusSet 410.1 "API v1 Retired" error=2
+        StatusSetResponse 410.1 404 "Not Here"
+    </Location>
+    <Location /app/>
+        StatusSetFromHeader X-App-Status
+    </Location>
+    <Location /metrics>
+        SetHandler status-set-metrics
+        Require local
+    </Location>
+</VirtualHost>
+EOF
+a2ensite -q "$SITE"
+apache2ctl configtest 2>"$WORK/configtest" || { cat "$WORK/configtest"; fail "configtest"; }
+grep -q "Syntax OK" "$WORK/configtest" && say "ok: configtest"
+ERRLOG=/var/log/apache2/error.log
+logged=$(stat -c %s "$ERRLOG" 2>/dev/null || echo 0)
+apache2ctl start
+for i in $(seq 50); do curl -s -o /dev/null "$BASE/" && break; sleep 0.1; done
+
+line() { curl -s -i "$BASE$1" | head -n 1 | tr -d '\r'; }
+expect "StatusSet + StatusSetReason" "$(line /closed)" "HTTP/1.1 499 Client Closed Request"
+expect "StatusSetResponse" "$(line /old-api)" "HTTP/1.1 404 Not Here"
+expect "StatusSetFromHeader" "$(line /app/order.asis)" "HTTP/1.1 404 No Such Order"
+expect "untouched" "$(line /)" "HTTP/1.1 200 OK"
+sleep 0.5
+expect "counters" "$(curl -s "$BASE/metrics" | grep -c '^apache_status_set_responses_total{code="499",substatus="1"} 1$')" 1
+expect "trace record" "$(grep -c '"uri":"/closed"' /var/www/status-set-cycle/trace.log)" 1
+expect "access log" "$(grep -c '^404.7 1403 "No Such Order" /app/order.asis$' /var/www/status-set-cycle/access.log)" 1
+# This run's error-log lines: notices of start and stop only.
+tail -c +$((logged + 1)) "$ERRLOG" > "$WORK/errlog" 2>/dev/null || true
+if grep -v -E ":notice\]|AH00558" "$WORK/errlog" | grep -q .; then
+    grep -v -E ":notice\]|AH00558" "$WORK/errlog" | tail -5
+    fail "unexpected error-log lines"
+else
+    say "ok: error log"
+fi
+apache2ctl stop
+for i in $(seq 50); do pgrep -x apache2 >/dev/null || break; sleep 0.1; done
+
+say "disable and purge"
+a2dissite -q "$SITE"
+a2dismod -q status_set
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "$PKG" >/dev/null
+expect "package gone" "$(dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null || echo none)" "none"
+left=0
+while read -r f; do
+    if [ -f "$f" ] || [ -L "$f" ]; then fail "left behind: $f"; left=1; fi
+done < "$WORK/files"
+ls /etc/apache2/mods-available /etc/apache2/mods-enabled | grep status_set && left=1
+[ "$left" = 0 ] && say "ok: nothing left"
+
+[ "$fails" = 0 ] || { say "$fails failure(s)"; exit 1; }
+say "all checks passed"

@@ -1,0 +1,95 @@
+"""One version number everywhere (mod_status_set.h, debian/changelog, the
+README, CHANGES), the compile-time version test of the API header, and the
+release tarball of `make dist` (issue 11).  The package itself is built,
+installed, served and purged by tests/deb_cycle.sh in CI."""
+
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+
+import pyhttpd
+
+TOP = pyhttpd.TOP
+
+
+def read(path):
+    with open(os.path.join(TOP, path)) as f:
+        return f.read()
+
+
+def header_version():
+    h = read("mod_status_set.h")
+    parts = [int(re.search(r"#define MOD_STATUS_SET_VERSION_%s (\d+)" % k,
+                           h).group(1)) for k in ("MAJOR", "MINOR", "PATCH")]
+    string = re.search(r'#define MOD_STATUS_SET_VERSION "([^"]+)"', h).group(1)
+    assert string == "%d.%d.%d" % tuple(parts)
+    return string
+
+
+def test_one_version_everywhere():
+    v = header_version()
+    first = read("debian/changelog").splitlines()[0]
+    assert re.match(r"libapache2-mod-status-set \(([^)]+)\) ", first) \
+        .group(1) == v, first
+    assert "Version %s (`MOD_STATUS_SET_VERSION`" % v in read("README.md")
+    assert re.search(r"^(\d+\.\d+\.\d+) \(", read("CHANGES"), re.M) \
+        .group(1) == v
+    assert "mod_status_set-%s.tar.gz" % v in read("README.md")
+    assert "libapache2-mod-status-set_%s_" % v in read("README.md")
+
+
+def test_version_macros_at_compile_time(tmp_path):
+    """A module author's test of the API version compiles as documented."""
+    src = tmp_path / "v.c"
+    src.write_text(
+        '#include "mod_status_set.h"\n'
+        "#if !MOD_STATUS_SET_VERSION_AT_LEAST(1, 0, 0)\n#error too old\n#endif\n"
+        "#if MOD_STATUS_SET_VERSION_AT_LEAST(%d, 0, 0)\n#error too new\n#endif\n"
+        "#if !MOD_STATUS_SET_VERSION_AT_LEAST(%s)\n#error not itself\n#endif\n"
+        "#if MOD_STATUS_SET_VERSION_AT_LEAST(%s + 1)\n#error past itself\n"
+        "#endif\n"
+        'const char *v = MOD_STATUS_SET_VERSION;\n'
+        % (int(header_version().split(".")[0]) + 1,
+           header_version().replace(".", ", "),
+           header_version().replace(".", ", ")))
+    inc = subprocess.run(["apxs", "-q", "INCLUDEDIR"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    apr = subprocess.run(["apr-1-config", "--includes", "--cppflags"],
+                         capture_output=True, text=True,
+                         check=True).stdout.split()
+    subprocess.run(["cc", "-c", "-Wall", "-Werror", "-I" + TOP, "-I" + inc]
+                   + apr + [str(src), "-o", str(tmp_path / "v.o")],
+                   check=True)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(TOP, ".git")),
+                    reason="make dist needs the git checkout")
+def test_dist_tarball_holds_the_sources_and_builds(tmp_path):
+    v = header_version()
+    name = "mod_status_set-%s" % v
+    subprocess.run(["make", "-s", "dist"], cwd=TOP, check=True,
+                   capture_output=True)
+    tarball = tmp_path / (name + ".tar.gz")
+    shutil.move(os.path.join(TOP, name + ".tar.gz"), tarball)
+    with tarfile.open(tarball) as t:
+        names = t.getnames()
+        t.extractall(tmp_path)
+    tracked = subprocess.run(["git", "ls-files"], cwd=TOP, check=True,
+                             capture_output=True, text=True).stdout.split()
+    assert sorted(n[len(name) + 1:] for n in names
+                  if n.startswith(name + "/") and
+                  os.path.isfile(os.path.join(tmp_path, n))) == sorted(tracked)
+    for must in ("Makefile", "README.md", "CHANGES", "LICENSE",
+                 "mod_status_set.h", "debian/changelog", "docs/iis.md"):
+        assert "%s/%s" % (name, must) in names, must
+    assert not [n for n in names if re.search(r"\.(so|lo|o|la|deb)$|/\.libs/|"
+                                              r"/build/", n)]
+    # It builds where it is unpacked (make test there is CI's last step).
+    subprocess.run(["make", "-s", "-C", str(tmp_path / name),
+                    ".libs/mod_status_set.so"], check=True,
+                   capture_output=True)
+    assert os.path.isfile(tmp_path / name / ".libs" / "mod_status_set.so")
