@@ -235,8 +235,9 @@ static void ss_render_text(ss_out_t *o, const ss_metrics_snap_t *s, int om)
               s->counters[SS_METRIC_HEADER_REJECTED]);
     ss_single(o, om, "api_refused", "Calls of ss_set_status() refused.",
               s->counters[SS_METRIC_API_REFUSED]);
-    ss_single(o, om, "overflow", "Counts that went to an other cell "
-              "because a table was full.", s->counters[SS_METRIC_OVERFLOW]);
+    ss_single(o, om, "overflow", "Counts that went to a cell labelled "
+              "other because a table was full.",
+              s->counters[SS_METRIC_OVERFLOW]);
     ss_single(o, om, "trace_dropped", "Trace records not written because "
               "of StatusSetTraceLimit.", s->counters[SS_METRIC_TRACE_DROPPED]);
     ss_family(o, om, "start_time_seconds", "gauge",
