@@ -12,8 +12,6 @@
  * ap_slotmem would be made anew on every restart; the scoreboard has no
  * room for modules.
  */
-#include <unistd.h>
-
 #include "httpd.h"
 #include "http_config.h"
 #include "http_core.h"
@@ -51,7 +49,7 @@ ss_metrics_t *ss_metrics_segment;
 static int ss_metrics_on;
 static unsigned ss_metrics_capacity = SS_DEFAULT_CAPACITY;
 static apr_array_header_t *ss_conf_pairs;  /* int[2] */
-static apr_array_header_t *ss_conf_sources; /* const char *, "api" too */
+static apr_array_header_t *ss_conf_sources; /* const char * */
 static int ss_reading_config;
 
 /* Codes are counted into one of SS_METRICS_SHARDS shards, picked by the

@@ -9,8 +9,8 @@
  * with one write() of at most SS_TRACE_RECORD_MAX bytes (PIPE_BUF on
  * Linux): lines from many children never tear or interleave, in a file
  * opened O_APPEND or in a pipe.  The chain is kept only while some rule
- * exists (ss_trace_configured); a request whose context has no rule pays
- * one pointer test in log_transaction.
+ * exists (ss_trace_configured); a request whose code no rule of its
+ * context matches pays one bit test in log_transaction.
  */
 #include <string.h>
 
@@ -80,7 +80,7 @@ ss_trace_set_t *ss_trace_merge(apr_pool_t *p, ss_trace_set_t *add,
     return set;
 }
 
-
+/* Per server: where records go, and how many a second. */
 typedef struct {
     const char *log_name;           /* NULL: unset */
     int limit;                      /* -1: unset */

@@ -58,3 +58,67 @@ def run_example(demo, command, expected):
     got = [line.rstrip() for line in
            p.stdout.decode("latin-1").replace("\r", "").splitlines()]
     assert got == expected, (command, p.stderr)
+
+
+def iis_block(lang, needle):
+    """The ```lang block of docs/iis.md that contains needle."""
+    with open(TOP + "/docs/iis.md") as f:
+        text = f.read()
+    for block in text.split("```%s\n" % lang)[1:]:
+        block = block.split("```")[0]
+        if needle in block:
+            return block
+    raise KeyError(needle)
+
+
+def test_iis_w3c_log_format(demo):
+    """The guide's LogFormat, as written, logs IIS's W3C fields."""
+    conf = iis_block("apache", "LogFormat").replace(
+        "${APACHE_LOG_DIR}/access.log", "logs/w3c_log")
+    h = start_server(conf + '<Location /old-api>\n    StatusSet 410.1 '
+                     '"API v1 Retired" error=2\n</Location>\n',
+                     {"htdocs/index.html": "index\n"}, name="iis-w3c")
+    try:
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-A", "curl/test",
+                        "http://127.0.0.1:%d/old-api" % h.port], check=True)
+        subprocess.run(["curl", "-s", "-o", "/dev/null", "-A", "curl/test",
+                        "http://127.0.0.1:%d/?q=1" % h.port], check=True)
+        h.stop()                    # the log lines are written by then
+        with open(h.path("logs/w3c_log")) as f:
+            lines = f.read().splitlines()
+    finally:
+        stop_server(h)
+    (date, time_, sip, method, uri, query, port, user, cip, ua, ref,
+     status, sub, win32, taken) = lines[0].split(" ")
+    assert (sip, method, uri, query, port, user, cip, ua, ref) == (
+        "127.0.0.1", "GET", "/old-api", "", str(h.port), "-", "127.0.0.1",
+        '"curl/test"', '"-"')
+    assert (status, sub, win32) == ("410", "1", "2") and int(taken) >= 0
+    assert len(date) == 10 and len(time_) == 8
+    fields = lines[1].split(" ")
+    assert fields[5] == "?q=1" and fields[-4:-1] == ["200", "0", "0"]
+
+
+def test_iis_failed_request_tracing_recipe(demo):
+    """The guide's tracing block is valid configuration, and the demo's
+    trace rule writes its record."""
+    import json
+    import time
+    block = iis_block("apache", "StatusSetTrace")
+    h = start_server(block.replace("${APACHE_LOG_DIR}", "logs"),
+                     name="iis-freb")
+    try:
+        subprocess.run(["curl", "-s", "-o", "/dev/null",
+                        "http://127.0.0.1:%d/nope" % h.port], check=True)
+    finally:
+        stop_server(h)
+    subprocess.run(["curl", "-s", "-o", "/dev/null", "-d", "x" * 2000,
+                    "http://127.0.0.1:%d/upload" % demo.port], check=True)
+    deadline = time.time() + 5
+    while True:
+        with open(demo.path("logs/trace.log")) as f:
+            recs = [json.loads(x) for x in f if '"/upload"' in x]
+        if recs or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert (recs[-1]["status"], recs[-1]["substatus"]) == (404, 13)
