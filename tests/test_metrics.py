@@ -396,6 +396,7 @@ def rewrite_conf(h, old, new):
         f.write(conf.replace(old, new))
 
 
+@pytest.mark.skipif(pyhttpd.VALGRIND, reason="one process under valgrind")
 def test_off_at_a_full_restart_then_on_at_a_graceful_starts_from_zero():
     """Counts of before a full restart never come back (adversary, #10)."""
     h = start_server_obj(pyhttpd.Httpd(
