@@ -22,6 +22,9 @@ WARN     = -Wall -Wextra -Werror
 # optional functions): calls between the module's files are direct, not
 # through the PLT, and no ss_* symbol leaks into httpd's namespace.
 HIDE     = -fvisibility=hidden
+# More compiler flags for the module (the Debian build passes
+# dpkg-buildflags' CPPFLAGS and CFLAGS: -ffile-prefix-map, noopt...).
+MODCFLAGS ?=
 # The glue, the counters and the tracing in httpd, then the APR-only
 # parts (parser, counters and their exposition, trace records).
 SOURCES  = mod_status_set.c mod_status_set_metrics.c mod_status_set_trace.c \
@@ -66,7 +69,7 @@ all: $(MODULE) $(EXAMPLE)
 
 $(MODULE): $(SOURCES) $(HEADERS)
 	@sh tests/deps.sh apache2-dev
-	$(APXS) $(APXS_CC) -c $(addprefix -Wc$(comma),$(WARN) $(HIDE)) $(SOURCES)
+	$(APXS) $(APXS_CC) -c $(addprefix -Wc$(comma),$(WARN) $(HIDE) $(MODCFLAGS)) $(SOURCES)
 
 # The IIS SetStatus sample, built against the public header only.
 $(EXAMPLE): examples/mod_status_echo.c mod_status_set.h
@@ -160,15 +163,26 @@ fuzz:
 	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/fuzz_$$f.log; \
 	done
 
-# The files git tracks, as they are in the working tree, under $(DIST)/.
+# The files git tracks, as they are in the working tree (in an unpacked
+# tarball: its files, less what builds make), under $(DIST)/, into
+# DISTDIR.  Reproducible: every file dated as the last commit (or the
+# newest source), owned by root, in name order, gzip without a time stamp.
+DISTDIR ?= .
 dist:
 	@test -n "$(VERSION)" || { echo "no MOD_STATUS_SET_VERSION in mod_status_set.h"; exit 1; }
-	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || { echo "make dist needs the git checkout"; exit 1; }
 	rm -rf build/dist && mkdir -p build/dist/$(DIST)
-	git ls-files -z | xargs -0 cp -a --parents -t build/dist/$(DIST)
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z; \
+	else \
+	    find . -path ./build -prune -o -path ./debian/.debhelper -prune \
+	        -o -name .libs -prune -o -name __pycache__ -prune \
+	        -o -type f ! -name '*.o' ! -name '*.lo' ! -name '*.slo' \
+	        ! -name '*.la' ! -name '*.deb' ! -name '*.tar.gz' -printf '%P\0'; \
+	fi | xargs -0 cp -a --parents -t build/dist/$(DIST)
+	epoch=$$(git log -1 --format=%ct 2>/dev/null || stat -c %Y mod_status_set.h); \
 	tar -C build/dist --owner=0 --group=0 --numeric-owner --sort=name \
-	    -czf $(DIST).tar.gz $(DIST)
-	@echo "$(DIST).tar.gz"
+	    --mtime=@$$epoch --format=gnu -cf - $(DIST) | gzip -n -9 > $(DISTDIR)/$(DIST).tar.gz
+	@echo "$(DISTDIR)/$(DIST).tar.gz"
 
 # Built from the release tarball, so that nothing of the working tree's
 # builds gets in; lintian must report no error and no warning.

@@ -5,10 +5,12 @@
 #   apt-get install ./libapache2-mod-status-set_*.deb   (enables nothing)
 #   a2enmod status_set; a site using every directive on a loopback port
 #   apache2ctl configtest; apache2ctl start; curl; apache2ctl stop
+#   apt-get remove, then install again      (enabled again, as it was)
 #   a2dismod status_set; apt-get purge                  (leaves nothing)
 #
 # The machine's apache2 configuration is put back as it was: ports.conf,
-# the modules this enabled, the site.  Usage: tests/deb_cycle.sh FILE.deb
+# the modules this enabled (and their state), the site.  It refuses to run
+# while the machine's apache2 runs.  Usage: tests/deb_cycle.sh FILE.deb
 set -eu
 
 DEB=$1
@@ -21,6 +23,11 @@ fails=0
 
 [ "$(id -u)" = 0 ] || { echo "deb_cycle: run as root"; exit 1; }
 sh "$(dirname "$0")/deps.sh" apache2 curl
+pidfile=$(set +u; . /etc/apache2/envvars && echo "$APACHE_PID_FILE")
+if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "deb_cycle: the machine's apache2 runs (pid $(cat "$pidfile")): stop it first"
+    exit 1
+fi
 
 say() { echo "deb_cycle: $*"; }
 fail() { echo "deb_cycle: FAIL: $*"; fails=$((fails + 1)); }
@@ -33,10 +40,10 @@ enabled_before=$(ls /etc/apache2/mods-enabled)
 cp -a /etc/apache2/ports.conf "$WORK/ports.conf"
 restore() {
     apache2ctl stop >/dev/null 2>&1 || true
-    a2dissite -q "$SITE" >/dev/null 2>&1 || true
+    a2dissite -q -p "$SITE" >/dev/null 2>&1 || true
     rm -f "/etc/apache2/sites-available/$SITE.conf"
     for m in asis headers status; do
-        echo "$enabled_before" | grep -qx "$m.load" || a2dismod -q -f "$m" >/dev/null 2>&1 || true
+        echo "$enabled_before" | grep -qx "$m.load" || a2dismod -q -f -p "$m" >/dev/null 2>&1 || true
     done
     cp -a "$WORK/ports.conf" /etc/apache2/ports.conf
     rm -rf "$WORK" /var/www/status-set-cycle
@@ -125,7 +132,15 @@ else
     say "ok: error log"
 fi
 apache2ctl stop
-for i in $(seq 50); do pgrep -x apache2 >/dev/null || break; sleep 0.1; done
+for i in $(seq 50); do kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
+
+say "remove, then install again"
+DEBIAN_FRONTEND=noninteractive apt-get remove -y -q "$PKG" >/dev/null
+expect "removed: disabled" "$(ls /etc/apache2/mods-enabled | grep -c status_set || true)" 0
+expect "removed: the conffile kept" "$(ls /etc/apache2/mods-available | grep -c '^status_set.conf$')" 1
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$DEB" >/dev/null
+expect "installed again: enabled again" "$(ls /etc/apache2/mods-enabled | grep -c '^status_set.load$')" 1
+apache2ctl configtest >/dev/null 2>&1 && say "ok: configtest" || fail "configtest after reinstall"
 
 say "disable and purge"
 a2dissite -q "$SITE"

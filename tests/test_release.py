@@ -5,7 +5,6 @@ installed, served and purged by tests/deb_cycle.sh in CI."""
 
 import os
 import re
-import shutil
 import subprocess
 import tarfile
 
@@ -71,10 +70,14 @@ def test_version_macros_at_compile_time(tmp_path):
 def test_dist_tarball_holds_the_sources_and_builds(tmp_path):
     v = header_version()
     name = "mod_status_set-%s" % v
-    subprocess.run(["make", "-s", "dist"], cwd=TOP, check=True,
-                   capture_output=True)
+    subprocess.run(["make", "-s", "dist", "DISTDIR=%s" % tmp_path], cwd=TOP,
+                   check=True, capture_output=True)
     tarball = tmp_path / (name + ".tar.gz")
-    shutil.move(os.path.join(TOP, name + ".tar.gz"), tarball)
+    again = tmp_path / "again"
+    again.mkdir()
+    subprocess.run(["make", "-s", "dist", "DISTDIR=%s" % again], cwd=TOP,
+                   check=True, capture_output=True)
+    assert (again / (name + ".tar.gz")).read_bytes() == tarball.read_bytes()
     with tarfile.open(tarball) as t:
         names = t.getnames()
         t.extractall(tmp_path)
@@ -88,6 +91,14 @@ def test_dist_tarball_holds_the_sources_and_builds(tmp_path):
         assert "%s/%s" % (name, must) in names, must
     assert not [n for n in names if re.search(r"\.(so|lo|o|la|deb)$|/\.libs/|"
                                               r"/build/", n)]
+    # Unpacked, without git, it makes the same tarball again (so that make
+    # deb works there too).
+    redo = tmp_path / "redo"
+    redo.mkdir()
+    subprocess.run(["make", "-s", "-C", str(tmp_path / name), "dist",
+                    "DISTDIR=%s" % redo], check=True, capture_output=True)
+    with tarfile.open(redo / (name + ".tar.gz")) as t:
+        assert sorted(t.getnames()) == sorted(names)
     # It builds where it is unpacked (make test there is CI's last step).
     subprocess.run(["make", "-s", "-C", str(tmp_path / name),
                     ".libs/mod_status_set.so"], check=True,
