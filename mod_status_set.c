@@ -49,6 +49,14 @@
  *     Error" for any code missing from its table: so it is written here.
  * Requests that no setter or response-phase directive concerns get neither
  * filter.
+ *
+ * This file is the module's glue.  The counters (StatusSetMetrics, the
+ * status-set-metrics handler, mod_status lines) are in
+ * mod_status_set_metrics.c over the APR-only status_set_metrics.c and
+ * status_set_expose.c; the tracing (StatusSetTrace*) in
+ * mod_status_set_trace.c over the APR-only status_set_trace.c; what they
+ * share with this file is in mod_status_set_private.h (ss_outcome(): the
+ * status a finished request went out with).
  */
 
 #include <stddef.h>
