@@ -337,12 +337,12 @@ static apr_status_t ss_status_init(apr_pool_t *p, ss_status_t *st, int code,
     return st->sub_str && st->err_str ? APR_SUCCESS : APR_ENOMEM;
 }
 
-static const char *ss_cmd_error(cmd_parms *cmd, const char *msg)
+const char *ss_cmd_error(cmd_parms *cmd, const char *msg)
 {
     return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
 }
 
-static const char *ss_cmd_source(cmd_parms *cmd)
+const char *ss_cmd_source(cmd_parms *cmd)
 {
     if (!cmd->directive) {
         return "(unknown)";
@@ -352,8 +352,8 @@ static const char *ss_cmd_source(cmd_parms *cmd)
 }
 
 /* Compile an expr= option, or say why not. */
-static const char *ss_cmd_expr(cmd_parms *cmd, const char *text,
-                               ap_expr_info_t **expr)
+const char *ss_cmd_expr(cmd_parms *cmd, const char *text,
+                        ap_expr_info_t **expr)
 {
     const char *experr = NULL;
 
@@ -989,8 +989,8 @@ static int ss_apply_rule(request_rec *r, const ss_rule_t *rule)
 
 /* Evaluate a rule's condition; a failure counts as false, with a warning
  * (ap_expr_exec() logs the cause itself). */
-static int ss_expr_true(request_rec *r, const ap_expr_info_t *expr,
-                        const char *source)
+int ss_expr_true(request_rec *r, const ap_expr_info_t *expr,
+                 const char *source)
 {
     const char *err = NULL;
     int rc;

@@ -28,6 +28,7 @@
 #include "apr_strings.h"
 
 #include "mod_status_set_private.h"
+#include "status_set_parse.h"
 
 APLOG_USE_MODULE(status_set);
 
@@ -90,9 +91,11 @@ const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
     }
     n = apr_strtoi64(arg, &end, 10);
     if (*end || end == arg || n < 1 || n > SS_METRICS_CAPACITY_MAX) {
-        return apr_psprintf(cmd->pool, "StatusSetMetricsCapacity: '%s' is "
-                            "not a number of pairs from 1 to %d", arg,
-                            SS_METRICS_CAPACITY_MAX);
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool, "'%s' is not "
+                            "a number of pairs from 1 to %d",
+                            ss_escape_for_message(cmd->temp_pool, arg,
+                                                  strlen(arg)),
+                            SS_METRICS_CAPACITY_MAX));
     }
     ss_metrics_capacity = (unsigned)n;
     return NULL;

@@ -89,9 +89,27 @@ void *ss_trace_create_server(apr_pool_t *p, server_rec *s);
 void *ss_trace_merge_server(apr_pool_t *p, void *basev, void *addv);
 void ss_trace_register_hooks(apr_pool_t *p);
 
-/* Split a directive's arguments as httpd splits every directive's
- * (mod_status_set.c); NULL on success, else the message. */
+/* ---- the directives' common parts (mod_status_set.c) ---- */
+
+/* Split a directive's arguments as httpd splits every directive's; NULL
+ * on success, else the message. */
 const char *ss_cmd_split(cmd_parms *cmd, const char *args, int *argc,
                          char ***argv);
+
+/* msg prefixed with the directive's name, from cmd->pool. */
+const char *ss_cmd_error(cmd_parms *cmd, const char *msg);
+
+/* The directive's FILE:LINE, the source its rule reports. */
+const char *ss_cmd_source(cmd_parms *cmd);
+
+/* Compile an expr= option's text (NULL: none) into *expr; NULL, or the
+ * message with the directive's name. */
+const char *ss_cmd_expr(cmd_parms *cmd, const char *text,
+                        ap_expr_info_t **expr);
+
+/* A rule's condition on r (NULL: true); a failure counts as false, with
+ * an SS0002 warning naming the rule's source. */
+int ss_expr_true(request_rec *r, const ap_expr_info_t *expr,
+                 const char *source);
 
 #endif /* MOD_STATUS_SET_PRIVATE_H */

@@ -119,12 +119,7 @@ void *ss_trace_merge_server(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
-static const char *ss_trace_error(cmd_parms *cmd, const char *msg)
-{
-    return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
-}
-
-/* One option word of StatusSetTrace into rule, or the message. */
+/* One option word of StatusSetTrace into rule, or the whole message. */
 static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
                                    const char *w)
 {
@@ -142,10 +137,10 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
                 && strcmp(u, "h"))
             || ap_timeout_parameter_parse(w + 6, &rule->min_time, "s")
                != APR_SUCCESS || rule->min_time < 0) {
-            return apr_psprintf(tp, "'%s': a duration is a number with "
-                                "an optional unit ms, s (the default), mi "
-                                "or h, as in time>=500ms",
-                                ss_escape_for_message(tp, w, strlen(w)));
+            return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': a duration is "
+                                "a number with an optional unit ms, s (the "
+                                "default), mi or h, as in time>=500ms",
+                                ss_escape_for_message(tp, w, strlen(w))));
         }
         return NULL;
     }
@@ -159,18 +154,16 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
             }
         }
         if (n < 1 || n > 1000000) {
-            return apr_psprintf(tp, "'%s': write sample=1/N with N from 1 "
-                                "to 1000000 (one request in N is traced)",
-                                ss_escape_for_message(tp, w, strlen(w)));
+            return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': write "
+                                "sample=1/N with N from 1 to 1000000 (one "
+                                "request in N is traced)",
+                                ss_escape_for_message(tp, w, strlen(w))));
         }
         rule->sample = (apr_uint32_t)n;
         return NULL;
     }
     if (!strncmp(w, "expr=", 5)) {
-        const char *experr = NULL;
-        rule->expr = ap_expr_parse_cmd(cmd, w + 5, 0, &experr, NULL);
-        return experr ? apr_psprintf(tp, "cannot parse %s: %s", w, experr)
-                      : NULL;
+        return ss_cmd_expr(cmd, w + 5, &rule->expr);
     }
     if (!strcmp(w, "query=on") || !strcmp(w, "query=off")) {
         rule->query = w[7] == 'n';
@@ -185,10 +178,10 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
         }
         return NULL;
     }
-    return apr_psprintf(tp, "unknown option '%s': allowed are "
-                        "time>=DURATION, expr=EXPRESSION, sample=1/N, "
-                        "query=on|off and headers=NAME,NAME",
-                        ss_escape_for_message(tp, w, strlen(w)));
+    return ss_cmd_error(cmd, apr_psprintf(tp, "unknown option '%s': "
+                        "allowed are time>=DURATION, expr=EXPRESSION, "
+                        "sample=1/N, query=on|off and headers=NAME,NAME",
+                        ss_escape_for_message(tp, w, strlen(w))));
 }
 
 const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
@@ -200,10 +193,10 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
     int argc, i;
 
     if ((err = ss_cmd_split(cmd, args, &argc, &argv)) != NULL) {
-        return ss_trace_error(cmd, err);
+        return ss_cmd_error(cmd, err);
     }
     if (argc < 1) {
-        return ss_trace_error(cmd, "a MATCH list is required: "
+        return ss_cmd_error(cmd, "a MATCH list is required: "
                               "StatusSetTrace MATCH [time>=DURATION] "
                               "[expr=EXPRESSION] [sample=1/N]");
     }
@@ -211,17 +204,14 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
     rule->min_time = -1;
     rule->sample = 1;
     if ((err = ss_parse_match(cmd->pool, argv[0], &rule->match)) != NULL) {
-        return ss_trace_error(cmd, err);
+        return ss_cmd_error(cmd, err);
     }
     for (i = 1; i < argc; i++) {
         if ((err = ss_trace_option(cmd, rule, argv[i])) != NULL) {
-            return ss_trace_error(cmd, err);
+            return err;
         }
     }
-    rule->source = cmd->directive
-        ? apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
-                       cmd->directive->line_num)
-        : "(unknown)";
+    rule->source = ss_cmd_source(cmd);
     if (!*traces) {
         *traces = apr_pcalloc(cmd->pool, sizeof(ss_trace_set_t));
         (*traces)->rules = apr_array_make(cmd->pool, 2,
@@ -249,7 +239,7 @@ const char *ss_cmd_trace_log(cmd_parms *cmd, void *dconf, const char *arg)
 
     (void)dconf;
     if (!*arg || (*arg == '|' && !arg[1])) {
-        return ss_trace_error(cmd, "a file name or \"|PROGRAM\" is "
+        return ss_cmd_error(cmd, "a file name or \"|PROGRAM\" is "
                               "required");
     }
     c->log_name = arg;
@@ -265,7 +255,7 @@ const char *ss_cmd_trace_limit(cmd_parms *cmd, void *dconf, const char *arg)
 
     (void)dconf;
     if (*end || end == arg || n < 0 || n > 1000000) {
-        return ss_trace_error(cmd, apr_psprintf(cmd->temp_pool, "'%s' is "
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool, "'%s' is "
                               "not a number of records per second from 0 "
                               "(no limit) to 1000000",
                               ss_escape_for_message(cmd->temp_pool, arg,
@@ -431,28 +421,16 @@ static int ss_trace_admit(const ss_trace_server_t *c)
 static int ss_trace_match(const ss_trace_rule_t *rule, const ss_outcome_t *o,
                           request_rec *r, apr_interval_time_t taken)
 {
-    const char *err = NULL;
-    int i, hit = 0, rc;
+    int i, hit = 0;
 
     for (i = 0; i < rule->match->nelts && !hit; i++) {
         const ss_match_t *m = &APR_ARRAY_IDX(rule->match, i, ss_match_t);
         hit = o->code >= m->lo && o->code <= m->hi
               && (m->substatus < 0 || m->substatus == o->substatus);
     }
-    if (!hit || (rule->min_time >= 0 && taken < rule->min_time)) {
+    if (!hit || (rule->min_time >= 0 && taken < rule->min_time)
+        || !ss_expr_true(r, rule->expr, rule->source)) {
         return 0;
-    }
-    if (rule->expr) {
-        rc = ap_expr_exec(r, rule->expr, &err);
-        if (rc < 0 || err) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "SS0002: cannot "
-                          "evaluate the expr= of the rule at %s, skipping "
-                          "it: %s", rule->source, err ? err : "unknown");
-            return 0;
-        }
-        if (!rc) {
-            return 0;
-        }
     }
     return rule->sample <= 1 || ap_random_pick(0, rule->sample - 1) == 0;
 }

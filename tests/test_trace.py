@@ -265,6 +265,8 @@ def test_limit_per_second_and_pipe(srv):
      "StatusSetTrace: 'time>=soon': a duration is a number"),
     ("StatusSetTrace 4xx colour=red",
      "StatusSetTrace: unknown option 'colour=red'"),
+    ("StatusSetTrace 4xx \"expr=%{HTTP:X\"",
+     "StatusSetTrace: cannot parse expr=%{HTTP:X: "),
     ("StatusSetTrace 7xx", "StatusSetTrace: "),
     ("StatusSetTraceLimit -1",
      "StatusSetTraceLimit: '-1' is not a number of records per second"),
