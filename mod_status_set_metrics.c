@@ -347,6 +347,15 @@ static int ss_metrics_handler(request_rec *r)
     return OK;
 }
 
+/* "404.13", "404.other" or "other.other": a row as mod_status shows it. */
+static const char *ss_row_label(apr_pool_t *p, const ss_metrics_row_t *row)
+{
+    return apr_pstrcat(p, row->code ? apr_itoa(p, row->code) : "other", ".",
+                       row->substatus < 0 ? "other"
+                                          : apr_itoa(p, row->substatus),
+                       NULL);
+}
+
 /* mod_status: a table on /server-status, lines in ?auto. */
 static int ss_metrics_status_hook(request_rec *r, int flags)
 {
@@ -361,11 +370,8 @@ static int ss_metrics_status_hook(request_rec *r, int flags)
         for (i = 0; i < snap->rows->nelts; i++) {
             const ss_metrics_row_t *row =
                 &APR_ARRAY_IDX(snap->rows, i, ss_metrics_row_t);
-            ap_rprintf(r, "StatusSetResponses[%s.%s]: %" APR_UINT64_T_FMT
-                       "\n", row->code ? apr_itoa(r->pool, row->code)
-                                       : "other",
-                       row->substatus < 0 ? "other"
-                           : apr_itoa(r->pool, row->substatus), row->count);
+            ap_rprintf(r, "StatusSetResponses[%s]: %" APR_UINT64_T_FMT "\n",
+                       ss_row_label(r->pool, row), row->count);
         }
         ap_rprintf(r, "StatusSetHeaderRejected: %" APR_UINT64_T_FMT "\n"
                    "StatusSetApiRefused: %" APR_UINT64_T_FMT "\n"
@@ -381,11 +387,8 @@ static int ss_metrics_status_hook(request_rec *r, int flags)
     for (i = 0; i < snap->rows->nelts; i++) {
         const ss_metrics_row_t *row =
             &APR_ARRAY_IDX(snap->rows, i, ss_metrics_row_t);
-        ap_rprintf(r, "<tr><td>%s.%s</td><td>%" APR_UINT64_T_FMT
-                   "</td></tr>\n",
-                   row->code ? apr_itoa(r->pool, row->code) : "other",
-                   row->substatus < 0 ? "other"
-                       : apr_itoa(r->pool, row->substatus), row->count);
+        ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
+                   "</td></tr>\n", ss_row_label(r->pool, row), row->count);
     }
     ap_rputs("</table>\n<table border=\"0\"><tr><th>Set by</th>"
              "<th>Responses</th></tr>\n", r);

@@ -483,6 +483,19 @@ static void ss_trace_headers(ss_trace_buf_t *b, const char *key,
     ss_trace_close(b);
 }
 
+/* The status tuple's members, the same in the record and in each step of
+ * its chain. */
+static void ss_trace_status(ss_trace_buf_t *b, int code, int substatus,
+                            const char *reason, int error,
+                            const char *source)
+{
+    ss_trace_int(b, "status", code);
+    ss_trace_int(b, "substatus", substatus);
+    ss_trace_str(b, "reason", reason);
+    ss_trace_int(b, "error", error);
+    ss_trace_str(b, "source", source);
+}
+
 /* The request line as the client sent it (%r), its query string left out
  * unless the rule keeps it. */
 static const char *ss_request_line(apr_pool_t *p, const char *line,
@@ -528,11 +541,8 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
         ss_trace_str(b, "query", r->args);
     }
     ss_trace_str(b, "protocol", r->protocol);
-    ss_trace_int(b, "status", o->code);
-    ss_trace_int(b, "substatus", o->substatus);
-    ss_trace_str(b, "reason", o->reason);
-    ss_trace_int(b, "error", o->error);
-    ss_trace_str(b, "source", o->source);
+    ss_trace_status(b, o->code, o->substatus, o->reason, o->error,
+                    o->source);
     ss_trace_str(b, "handler", r->handler);
     ss_trace_int(b, "time_taken_us", taken);
     ss_trace_int(b, "bytes_sent", last->bytes_sent);
@@ -544,11 +554,8 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
             const ss_step_t *s = &APR_ARRAY_IDX(chain, i, ss_step_t);
             if (ss_trace_open(b, NULL, '{')) {
                 ss_trace_int(b, "from", s->from);
-                ss_trace_int(b, "status", s->code);
-                ss_trace_int(b, "substatus", s->substatus);
-                ss_trace_str(b, "reason", s->reason);
-                ss_trace_int(b, "error", s->error);
-                ss_trace_str(b, "source", s->source);
+                ss_trace_status(b, s->code, s->substatus, s->reason,
+                                s->error, s->source);
             }
             ss_trace_close(b);
         }

@@ -60,6 +60,17 @@ static void ss_put_int(ss_out_t *o, int v)
     ss_put(o, buf, apr_snprintf(buf, sizeof(buf), "%d", v));
 }
 
+/* A row's code or substatus, or the word for "other" (v == other). */
+static void ss_put_cell(ss_out_t *o, int v, int other, const char *word)
+{
+    if (v == other) {
+        ss_puts(o, word);
+    }
+    else {
+        ss_put_int(o, v);
+    }
+}
+
 /* A quoted label value or JSON string of a clean name. */
 static void ss_put_quoted(ss_out_t *o, const char *s)
 {
@@ -201,19 +212,9 @@ static void ss_render_text(ss_out_t *o, const ss_metrics_snap_t *s, int om)
         const ss_metrics_row_t *r = &APR_ARRAY_IDX(s->rows, i,
                                                    ss_metrics_row_t);
         ss_puts(o, SS_PREFIX "responses_total{code=\"");
-        if (r->code) {
-            ss_put_int(o, r->code);
-        }
-        else {
-            ss_puts(o, "other");
-        }
+        ss_put_cell(o, r->code, 0, "other");
         ss_puts(o, "\",substatus=\"");
-        if (r->substatus < 0) {
-            ss_puts(o, "other");
-        }
-        else {
-            ss_put_int(o, r->substatus);
-        }
+        ss_put_cell(o, r->substatus, -1, "other");
         ss_puts(o, "\"} ");
         ss_put_u64(o, r->count);
         ss_puts(o, "\n");
@@ -272,19 +273,9 @@ static void ss_render_json(ss_out_t *o, const ss_metrics_snap_t *s)
         const ss_metrics_row_t *r = &APR_ARRAY_IDX(s->rows, i,
                                                    ss_metrics_row_t);
         ss_puts(o, i ? ",\n {\"code\":" : "\n {\"code\":");
-        if (r->code) {
-            ss_put_int(o, r->code);
-        }
-        else {
-            ss_puts(o, "\"other\"");
-        }
+        ss_put_cell(o, r->code, 0, "\"other\"");
         ss_puts(o, ",\"substatus\":");
-        if (r->substatus < 0) {
-            ss_puts(o, "\"other\"");
-        }
-        else {
-            ss_put_int(o, r->substatus);
-        }
+        ss_put_cell(o, r->substatus, -1, "\"other\"");
         ss_puts(o, ",\"count\":");
         ss_put_u64(o, r->count);
         ss_puts(o, "}");
