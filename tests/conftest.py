@@ -347,7 +347,7 @@ BACKEND_VHOST = r"""
 Listen 127.0.0.1:@PORT2@
 <VirtualHost 127.0.0.1:@PORT2@>
     DocumentRoot "@ROOT@/backend"
-    CustomLog "@ROOT@/logs/backend_log" "%r %>s"
+    CustomLog "@ROOT@/logs/backend_log" "%r %>s.%^SS"
     <Directory "@ROOT@/backend">
         Require all granted
         AddHandler send-as-is .asis

@@ -14,6 +14,7 @@ header is exact.
 
 import concurrent.futures
 import gzip
+import json
 import os
 import re
 import subprocess
@@ -51,10 +52,84 @@ def log_hits(srv, log, path, want):
         time.sleep(0.05)
 
 
+# The counters and the tracing (issue 10) ride along in every stack: each
+# server counts every response and traces every 2xx-5xx, and when its
+# tests are done the counters must equal its access logs cell by cell, and
+# the trace log hold one whole record per logged response.
+OBSERVE = """
+StatusSetMetrics On
+StatusSetTraceLog logs/trace.log
+StatusSetTraceLimit 0
+StatusSetTrace *
+<Location /ss-metrics>
+    SetHandler status-set-metrics
+</Location>
+"""
+
+
+def logged(h):
+    """{(code, substatus): n} of the access logs (the main one and the
+    backend virtual host's), without the scrapes of /ss-metrics."""
+    cells = {}
+    lines = [(m.group(1), m.group(2), line) for line in
+             h.access_log().splitlines()
+             for m in [re.search(r'" (\d{3})\.(\d+) ', line)] if m]
+    try:
+        with open(h.path("logs/backend_log")) as f:
+            lines += [(m.group(1), m.group(2), line) for line in f
+                      for m in [re.search(r" (\d{3})\.(\d+)$", line)] if m]
+    except FileNotFoundError:
+        pass
+    for code, sub, line in lines:
+        if "/ss-metrics" not in line:
+            key = (int(code), int(sub))
+            cells[key] = cells.get(key, 0) + 1
+    return cells
+
+
+def check_observed(h):
+    deadline = time.time() + 15
+    scrapes = 0
+    while True:
+        doc = json.loads(http(h.port, "/ss-metrics?format=json").body)
+        scrapes += 1
+        counted = {(c["code"], c["substatus"]): c["count"]
+                   for c in doc["responses"] if c["count"]}
+        # every earlier scrape is counted as a 200
+        counted[(200, 0)] = counted.get((200, 0), 0) - (scrapes - 1)
+        counted = {k: v for k, v in counted.items() if v}
+        log = logged(h)
+        with open(h.path("logs/trace.log"), "rb") as f:
+            data = f.read()
+        records = [json.loads(line) for line in data.splitlines()]
+        traced = {}
+        for r in records:
+            if r["uri"] != "/ss-metrics":
+                key = (r["status"], r["substatus"])
+                traced[key] = traced.get(key, 0) + 1
+        want = {k: v for k, v in log.items() if 200 <= k[0] <= 599}
+        if (counted == log and traced == want) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert log and want, "no response logged"
+    assert counted == log
+    assert traced == want
+    assert data.endswith(b"\n")
+
+
+def finish(h):
+    try:
+        check_observed(h)
+    finally:
+        stop_server(h)
+
+
 def start(h):
     """Start h, then wait for one response: children are forked after
     post_config, so every start-up warning (mod_ssl's, mod_http2's) is in
     the error log before the first test's snapshot."""
+    with open(h.conf_path, "a") as f:
+        f.write(OBSERVE)
     try:
         h = start_server_obj(h)
     except Exception:
@@ -100,7 +175,7 @@ def mpm_srv(request):
     h = start(h)
     h.mpm = mpm
     yield h
-    stop_server(h)
+    finish(h)
 
 
 def test_mpm_request_and_response_rules(mpm_srv):
@@ -203,7 +278,7 @@ def tls_srv():
     h = start(h)
     h.tls_port = h.extra_ports[0]
     yield h
-    stop_server(h)
+    finish(h)
 
 
 def test_tls_h2_request_rule(tls_srv):
@@ -303,7 +378,7 @@ def php_srv():
         raise
     h.fpm = fpm
     yield h
-    stop_server(h)
+    finish(h)
     log = fpm.log_text()
     fpm.stop()
     bad = [line for line in log.splitlines()
@@ -422,7 +497,7 @@ def cache_srv():
     os.chmod(h.path("cache"), 0o777)
     h = start(h)
     yield h
-    stop_server(h)
+    finish(h)
 
 
 def cache_port(srv, quick):
@@ -520,7 +595,7 @@ def modsec_srv():
                       extra_ports=1)
     h = start(h)
     yield h
-    stop_server(h)
+    finish(h)
 
 
 def modsec_denials(errlog, phase, rule_id):
@@ -653,7 +728,7 @@ def misc_srv():
                       extra_ports=1)
     h = start(h)
     yield h
-    stop_server(h)
+    finish(h)
 
 
 def test_deflate_with_response_rule(misc_srv):
