@@ -44,6 +44,9 @@ StatusSetMetricsCapacity 4
     SetHandler ss-test
     StatusSetFromHeader X-App-Status
 </Location>
+<Location /inc.shtml>
+    Options +Includes
+</Location>
 <Location /denied/>
     Require all denied
     ErrorDocument 403 /errdoc.html
@@ -52,6 +55,8 @@ StatusSetMetricsCapacity 4
 
 FILES = {
     "htdocs/f.txt": "f\n",
+    "htdocs/inc.shtml": '<!--#include virtual="/f.txt" -->'
+                        '<!--#include virtual="/gone" -->\n',
     "htdocs/errdoc.html": "ERRDOC\n",
 }
 
@@ -331,6 +336,8 @@ def test_counts_equal_the_access_log(srv, errlog):
     if pyhttpd.VALGRIND:
         pytest.skip("one process under valgrind")
     errlog.expect("AH01630")
+    # mod_include's subrequest of a missing file (no rule runs in it)
+    errlog.expect_match(r'unable to include "/gone"')
     srv.restart(graceful=False)
     with open(srv.path("logs/access_log"), "w"):
         pass
@@ -345,6 +352,11 @@ def test_counts_equal_the_access_log(srv, errlog):
         curl(srv.port, "/gone", "--http2-prior-knowledge")
         raw(srv.port, b"GET /f.txt HTTP/1.0\r\n\r\n")
         raw(srv.port, b"BAD\r\n\r\n")
+        # a byte range (206), a body after 100-continue, and subrequests
+        # (SSI of a file and of a URL a rule sets 404.13) count once each
+        curl(srv.port, "/f.txt", "-r", "0-0")
+        curl(srv.port, "/gone", "-H", "Expect: 100-continue", "-d", "x" * 2000)
+        curl(srv.port, "/inc.shtml")
     deadline = time.time() + 5
     while True:
         log = {}
