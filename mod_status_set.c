@@ -1823,13 +1823,14 @@ static const command_rec ss_cmds[] = {
     AP_INIT_RAW_ARGS("StatusSetTrace", ss_cmd_trace, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "MATCH [time>=DURATION] [expr=EXPRESSION] [sample=1/N] "
-                     "[query=on] [headers=NAME,...]: trace matching "
+                     "[query=on|off] [headers=NAME,...]: trace matching "
                      "responses to StatusSetTraceLog"),
     AP_INIT_TAKE1("StatusSetTraceLog", ss_cmd_trace_log, NULL, RSRC_CONF,
                   "FILE or \"|PROGRAM\": where trace records go"),
     AP_INIT_TAKE1("StatusSetTraceLimit", ss_cmd_trace_limit, NULL, RSRC_CONF,
-                  "N: at most N trace records per second per child of "
-                  "this server (default 100); 0: no limit"),
+                  "N: at most N trace records per second for this "
+                  "server, all its children together (default 100); 0: "
+                  "no limit"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };
 

@@ -21,6 +21,7 @@
 #include "http_request.h"
 #include "ap_mpm.h"
 #include "scoreboard.h"
+#include "mod_core.h"
 #include "mod_status.h"
 
 #include "apr_atomic.h"
@@ -315,10 +316,11 @@ static int ss_metrics_handler(request_rec *r)
         || strcmp(r->handler, SS_METRICS_HANDLER)) {
         return DECLINED;
     }
-    /* Allow: GET, HEAD (with GET) and OPTIONS, which core answers. */
-    ap_allow_standard_methods(r, MERGE_ALLOW, M_GET, M_OPTIONS, -1);
+    /* GET, HEAD (with GET) and OPTIONS, answered here: core's default
+     * handler would add POST to what OPTIONS lists, which gets a 405. */
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, M_OPTIONS, -1);
     if (r->method_number == M_OPTIONS) {
-        return DECLINED;
+        return ap_send_http_options(r);
     }
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;

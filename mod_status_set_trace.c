@@ -18,9 +18,11 @@
 #include "http_config.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_expr.h"
+#include "unixd.h"
 
 #include "apr_atomic.h"
 #include "apr_lib.h"
@@ -36,6 +38,8 @@ APLOG_USE_MODULE(status_set);
 #define SS_CHAIN_KEY       "mod_status_set-chain"
 #define SS_DEFAULT_LIMIT   100
 #define SS_REDACTED        "[redacted]"
+#define SS_TRACE_OPTIONS   "[time>=DURATION] [expr=EXPRESSION] " \
+                           "[sample=1/N] [query=on|off] [headers=NAME,...]"
 
 int ss_trace_configured;
 
@@ -165,22 +169,33 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
     if (!strncmp(w, "expr=", 5)) {
         return ss_cmd_expr(cmd, w + 5, &rule->expr);
     }
-    if (!strcmp(w, "query=on") || !strcmp(w, "query=off")) {
+    if (!strncmp(w, "query=", 6)) {
+        if (strcmp(w + 6, "on") && strcmp(w + 6, "off")) {
+            return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': query= is on "
+                                "(the record keeps the query string) or off "
+                                "(the default)",
+                                ss_escape_for_message(tp, w, strlen(w))));
+        }
         rule->query = w[7] == 'n';
         return NULL;
     }
-    if (!strncmp(w, "headers=", 8) && w[8]) {
+    if (!strncmp(w, "headers=", 8)) {
         char *list = apr_pstrdup(cmd->pool, w + 8), *last, *name;
         rule->headers = apr_array_make(cmd->pool, 4, sizeof(char *));
         for (name = apr_strtok(list, ",", &last); name;
              name = apr_strtok(NULL, ",", &last)) {
             APR_ARRAY_PUSH(rule->headers, char *) = name;
         }
+        if (apr_is_empty_array(rule->headers)) {
+            return ss_cmd_error(cmd, apr_psprintf(tp, "'%s' names no "
+                                "header: write headers=NAME[,NAME...], or "
+                                "leave the option out to keep every header",
+                                ss_escape_for_message(tp, w, strlen(w))));
+        }
         return NULL;
     }
     return ss_cmd_error(cmd, apr_psprintf(tp, "unknown option '%s': "
-                        "allowed are time>=DURATION, expr=EXPRESSION, "
-                        "sample=1/N, query=on|off and headers=NAME,NAME",
+                        "allowed are " SS_TRACE_OPTIONS,
                         ss_escape_for_message(tp, w, strlen(w))));
 }
 
@@ -197,8 +212,7 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
     }
     if (argc < 1) {
         return ss_cmd_error(cmd, "a MATCH list is required: "
-                              "StatusSetTrace MATCH [time>=DURATION] "
-                              "[expr=EXPRESSION] [sample=1/N]");
+                              "StatusSetTrace MATCH " SS_TRACE_OPTIONS);
     }
     rule = apr_pcalloc(cmd->pool, sizeof(*rule));
     rule->min_time = -1;
@@ -305,50 +319,134 @@ static int ss_trace_pre_config(apr_pool_t *p, apr_pool_t *plog,
     return OK;
 }
 
-/* One StatusSetTraceLimit word for each server with a log, in anonymous
- * shared memory made by the parent for this generation: every child of it
- * counts into the same words.  (Old children of a graceful restart keep
- * theirs until they exit.) */
-static int ss_trace_limiters(apr_pool_t *pconf, server_rec *s, int nlogs)
+/*
+ * The logs live in the parent's retained data (ap_pglobal), one entry per
+ * StatusSetTraceLog target, so that a graceful restart changes nothing a
+ * running child relies on:
+ *
+ *   - a piped log keeps its program and its pipe while the command stays
+ *     the same: the children of the old and of the new generation write
+ *     into one pipe, and nothing either writes is lost when the
+ *     configuration is read again (a changed command starts a new
+ *     program; the old one goes, as a piped CustomLog's does);
+ *   - a file is opened again at every restart (so that logrotate's
+ *     graceful reload moves it), in the generation's pool;
+ *   - StatusSetTraceLimit's word is in shared memory made once for the
+ *     target: the limit holds for the whole server across graceful
+ *     restarts, as the counters do.
+ *
+ * A full restart has already stopped every child and the piped programs
+ * (the MPM's reclaim): everything is made anew.  Entries that no server
+ * names any more go at the next restart.
+ *
+ * Writes never block: the pipe is non-blocking, and a record (at most
+ * PIPE_BUF bytes, so one write() either takes it whole or not at all) that
+ * does not fit is dropped and counted.
+ */
+#define SS_TLOG_KEY "mod_status_set-trace-logs-1"
+
+typedef struct ss_tlog_t ss_tlog_t;
+struct ss_tlog_t {
+    ss_tlog_t *next;
+    apr_pool_t *pool;         /* the entry's own, under ap_pglobal */
+    const char *name;         /* as StatusSetTraceLog gave it */
+    apr_pool_t *pipe_pool;    /* the piped program's; NULL: a file */
+    apr_file_t *pipe;         /* its write end, non-blocking */
+    apr_uint64_t *limiter;    /* second << 32 | records, shared */
+    int seen;                 /* configuration generation last named in */
+};
+
+typedef struct {
+    ss_tlog_t *logs;
+} ss_tlog_list_t;
+
+static ss_tlog_t *ss_tlog_get(ss_tlog_list_t *list, const char *name,
+                              server_rec *s)
 {
-    apr_uint64_t *words;
+    ss_tlog_t *l;
+    apr_pool_t *p;
     apr_shm_t *shm;
     apr_status_t rv;
 
-    if (nlogs == 0) {
-        return OK;
+    for (l = list->logs; l; l = l->next) {
+        if (!strcmp(l->name, name)) {
+            return l;
+        }
     }
-    rv = apr_shm_create(&shm, nlogs * sizeof(apr_uint64_t), NULL, pconf);
+    apr_pool_create(&p, ap_pglobal);
+    apr_pool_tag(p, "status_set_trace_log");
+    rv = apr_shm_create(&shm, sizeof(apr_uint64_t), NULL, p);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SS0021: cannot make "
                      "the shared memory of StatusSetTraceLimit");
-        return HTTP_INTERNAL_SERVER_ERROR;
+        apr_pool_destroy(p);
+        return NULL;
     }
-    words = apr_shm_baseaddr_get(shm);
-    memset(words, 0, nlogs * sizeof(apr_uint64_t));
-    for (; s; s = s->next) {
-        ss_trace_server_t *c = ap_get_module_config(s->module_config,
-                                                    &status_set_module);
-        if (c->log) {
-            c->limiter = words++;
-        }
+    l = apr_pcalloc(p, sizeof(*l));
+    l->pool = p;
+    l->name = apr_pstrdup(p, name);
+    l->limiter = apr_shm_baseaddr_get(shm);
+    *l->limiter = 0;
+    l->next = list->logs;
+    list->logs = l;
+    return l;
+}
+
+/* The write end of l's piped program, started when there is none (or the
+ * MPM stopped it at a full restart). */
+static apr_file_t *ss_tlog_pipe(ss_tlog_t *l, int graceful, server_rec *s)
+{
+    piped_log *pl;
+
+    if (l->pipe && graceful) {
+        return l->pipe;
     }
-    return OK;
+    if (l->pipe_pool) {
+        apr_pool_destroy(l->pipe_pool);   /* stops the old program */
+        l->pipe_pool = NULL;
+        l->pipe = NULL;
+    }
+    apr_pool_create(&l->pipe_pool, l->pool);
+    pl = ap_open_piped_log(l->pipe_pool, l->name + 1);
+    if (!pl) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "SS0021: cannot start "
+                     "StatusSetTraceLog %s", l->name);
+        apr_pool_destroy(l->pipe_pool);
+        l->pipe_pool = NULL;
+        return NULL;
+    }
+    l->pipe = ap_piped_log_write_fd(pl);
+    /* O_NONBLOCK on the pipe's write end, shared by every child. */
+    apr_file_pipe_timeout_set(l->pipe, 0);
+    return l->pipe;
 }
 
 static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
     apr_hash_t *opened = apr_hash_make(ptemp);
+    ss_tlog_list_t *list;
+    ss_tlog_t **lp;
+    int gen, graceful;
     server_rec *v;
-    int nlogs = 0;
 
     (void)plog;
+    /* httpd reads its configuration twice at start-up: open nothing on
+     * the first pass, which only checks it. */
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK;
+    }
+    list = ap_retained_data_get(SS_TLOG_KEY);
+    if (!list) {
+        list = ap_retained_data_create(SS_TLOG_KEY, sizeof(*list));
+    }
+    gen = ap_state_query(AP_SQ_CONFIG_GEN);
+    graceful = ap_unixd_mpm_get_retained_data()->was_graceful;
     for (v = s; v; v = v->next) {
         ss_trace_server_t *c = ap_get_module_config(v->module_config,
                                                     &status_set_module);
+        ss_tlog_t *l;
         apr_file_t *f;
-        apr_status_t rv;
 
         if (!c->log_name) {
             if (c->has_rules) {
@@ -359,21 +457,27 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
             }
             continue;
         }
+        if (!(l = ss_tlog_get(list, c->log_name, v))) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (l->seen != gen) {
+            l->seen = gen;
+            if (!graceful) {
+                *l->limiter = 0;
+            }
+        }
         f = apr_hash_get(opened, c->log_name, APR_HASH_KEY_STRING);
         if (!f && c->log_name[0] == '|') {
-            piped_log *pl = ap_open_piped_log(pconf, c->log_name + 1);
-            if (!pl) {
-                ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "SS0021: cannot "
-                             "start StatusSetTraceLog %s", c->log_name);
+            if (!(f = ss_tlog_pipe(l, graceful, v))) {
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
-            f = ap_piped_log_write_fd(pl);
         }
         else if (!f) {
             const char *path = ap_server_root_relative(pconf, c->log_name);
-            rv = path ? apr_file_open(&f, path, APR_WRITE | APR_APPEND
-                                      | APR_CREATE | APR_LARGEFILE,
-                                      APR_OS_DEFAULT, pconf) : APR_EBADPATH;
+            apr_status_t rv = path
+                ? apr_file_open(&f, path, APR_WRITE | APR_APPEND | APR_CREATE
+                                | APR_LARGEFILE, APR_OS_DEFAULT, pconf)
+                : APR_EBADPATH;
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, rv, v, "SS0021: cannot "
                              "open StatusSetTraceLog %s", c->log_name);
@@ -382,9 +486,22 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
         }
         apr_hash_set(opened, c->log_name, APR_HASH_KEY_STRING, f);
         c->log = f;
-        nlogs++;
+        c->limiter = l->limiter;
     }
-    return ss_trace_limiters(pconf, s, nlogs);
+    /* Targets no server names any more: their programs stop now.  (The
+     * children of the old generation that still write there drop what
+     * does not fit, as they would with any reader that stopped.) */
+    for (lp = &list->logs; *lp;) {
+        ss_tlog_t *l = *lp;
+        if (l->seen != gen) {
+            *lp = l->next;
+            apr_pool_destroy(l->pool);
+        }
+        else {
+            lp = &l->next;
+        }
+    }
+    return OK;
 }
 
 /* StatusSetTraceLimit, for the whole server (all its children): one
@@ -438,7 +555,59 @@ static int ss_trace_match(const ss_trace_rule_t *rule, const ss_outcome_t *o,
 typedef struct {
     ss_trace_buf_t *b;
     const ss_trace_rule_t *rule;
+    apr_pool_t *pool;
 } ss_hdr_ctx_t;
+
+/* Headers whose value is a credential, whatever the case of the name. */
+static const char *const ss_secret_headers[] = {
+    "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
+    "Set-Cookie2", "X-Api-Key", "X-Auth-Token", "X-CSRF-Token",
+    "X-XSRF-Token", NULL
+};
+
+/* Headers whose value is a URL, which may carry a query or a password. */
+static const char *const ss_url_headers[] = {
+    "Referer", "Location", "Content-Location", "Refresh", NULL
+};
+
+static int ss_name_in(const char *name, const char *const *list)
+{
+    for (; *list; list++) {
+        if (!strcasecmp(name, *list)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A URL as a record shows it: the password of user:password masked as %r
+ * masks it (XXXXXXXX), and the query left out unless the rule keeps it.
+ * Works on any string (a bad request's target, a Refresh value). */
+static const char *ss_safe_url(apr_pool_t *p, const char *url, int query)
+{
+    const char *q, *auth, *at, *colon;
+    apr_size_t n;
+
+    if (!url) {
+        return NULL;
+    }
+    if (!query && (q = strchr(url, '?')) != NULL) {
+        url = apr_pstrmemdup(p, url, (apr_size_t)(q - url));
+    }
+    if (!(auth = strstr(url, "://"))) {
+        return url;
+    }
+    auth += 3;
+    n = strcspn(auth, "/?#");
+    at = memchr(auth, '@', n);
+    colon = at ? memchr(auth, ':', (apr_size_t)(at - auth)) : NULL;
+    if (!colon) {
+        return url;
+    }
+    return apr_pstrcat(p, apr_pstrmemdup(p, url,
+                                         (apr_size_t)(colon + 1 - url)),
+                       "XXXXXXXX", at, NULL);
+}
 
 static int ss_trace_header(void *v, const char *name, const char *value)
 {
@@ -452,10 +621,11 @@ static int ss_trace_header(void *v, const char *name, const char *value)
     if (!keep) {
         return 1;
     }
-    if (!strcasecmp(name, "Authorization")
-        || !strcasecmp(name, "Proxy-Authorization")
-        || !strcasecmp(name, "Cookie") || !strcasecmp(name, "Set-Cookie")) {
+    if (ss_name_in(name, ss_secret_headers)) {
         value = SS_REDACTED;
+    }
+    else if (ss_name_in(name, ss_url_headers)) {
+        value = ss_safe_url(ctx->pool, value, ctx->rule->query);
     }
     if (!ss_trace_open(ctx->b, NULL, '[')) {
         ss_trace_close(ctx->b);
@@ -467,14 +637,15 @@ static int ss_trace_header(void *v, const char *name, const char *value)
     return 1;
 }
 
-static void ss_trace_headers(ss_trace_buf_t *b, const char *key,
-                             const ss_trace_rule_t *rule,
+static void ss_trace_headers(apr_pool_t *p, ss_trace_buf_t *b,
+                             const char *key, const ss_trace_rule_t *rule,
                              const apr_table_t *t1, const apr_table_t *t2)
 {
     ss_hdr_ctx_t ctx;
 
     ctx.b = b;
     ctx.rule = rule;
+    ctx.pool = p;
     if (ss_trace_open(b, key, '[')) {
         if (apr_table_do(ss_trace_header, &ctx, t1, NULL) && t2) {
             apr_table_do(ss_trace_header, &ctx, t2, NULL);
@@ -496,19 +667,33 @@ static void ss_trace_status(ss_trace_buf_t *b, int code, int substatus,
     ss_trace_str(b, "source", source);
 }
 
-/* The request line as the client sent it (%r), its query string left out
- * unless the rule keeps it. */
+/* The request line as the client sent it (%r), its target made safe as
+ * ss_safe_url() makes it.  A line that is not METHOD TARGET HTTP/x.y (a
+ * 400) is cut as a whole at its query. */
 static const char *ss_request_line(apr_pool_t *p, const char *line,
                                    int query)
 {
-    const char *q, *proto;
+    const char *target, *proto;
+    apr_size_t n;
 
-    if (!line || query || !(q = strchr(line, '?'))) {
+    if (!line || !(target = strchr(line, ' '))) {
         return line;
     }
-    proto = strrchr(line, ' ');
-    return apr_pstrcat(p, apr_pstrmemdup(p, line, (apr_size_t)(q - line)),
-                       proto && proto > q ? proto : "", NULL);
+    target++;
+    proto = strrchr(target, ' ');
+    if (!proto || strncmp(proto, " HTTP/", 6) != 0) {
+        proto = target + strlen(target);
+    }
+    n = (apr_size_t)(proto - target);
+    return apr_pstrcat(p, apr_pstrmemdup(p, line, (apr_size_t)(target - line)),
+                       ss_safe_url(p, apr_pstrmemdup(p, target, n), query),
+                       proto, NULL);
+}
+
+/* r->uri, which for a forward proxy's request is the whole URL. */
+static const char *ss_record_uri(apr_pool_t *p, const char *uri, int query)
+{
+    return uri && uri[0] != '/' ? ss_safe_url(p, uri, query) : uri;
 }
 
 static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
@@ -531,12 +716,12 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
     ss_trace_str(b, "unique_id", apr_table_get(r->subprocess_env,
                                                "UNIQUE_ID"));
     ss_trace_str(b, "vhost", last->server->server_hostname);
-    ss_trace_int(b, "port", ap_get_server_port(last));
+    ss_trace_int(b, "port", r->connection->local_addr->port);
     ss_trace_str(b, "client", r->useragent_ip);
     ss_trace_str(b, "request", ss_request_line(r->pool, r->the_request,
                                                rule->query));
     ss_trace_str(b, "method", r->method);
-    ss_trace_str(b, "uri", r->uri);
+    ss_trace_str(b, "uri", ss_record_uri(r->pool, r->uri, rule->query));
     if (rule->query) {
         ss_trace_str(b, "query", r->args);
     }
@@ -565,7 +750,8 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
         if (ss_trace_open(b, "redirects", '[')) {
             for (q = r; q; q = q->next) {
                 if (ss_trace_open(b, NULL, '{')) {
-                    ss_trace_str(b, "uri", q->uri);
+                    ss_trace_str(b, "uri", ss_record_uri(r->pool, q->uri,
+                                                       rule->query));
                     ss_trace_int(b, "status", q->status);
                     ss_trace_str(b, "handler", q->handler);
                 }
@@ -574,8 +760,8 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
         }
         ss_trace_close(b);
     }
-    ss_trace_headers(b, "request_headers", rule, r->headers_in, NULL);
-    ss_trace_headers(b, "response_headers", rule, last->headers_out,
+    ss_trace_headers(r->pool, b, "request_headers", rule, r->headers_in, NULL);
+    ss_trace_headers(r->pool, b, "response_headers", rule, last->headers_out,
                      last->err_headers_out);
     return ss_trace_end(b, len);
 }
@@ -612,28 +798,27 @@ static const ss_trace_rule_t *ss_trace_pick(const ss_trace_set_t *set,
 #define SS_NOINLINE
 #endif
 
-static int ss_trace_write(request_rec *r, request_rec *last,
+static int ss_trace_write(request_rec *r, const ss_outcome_t *o,
                           const ss_trace_set_t *first,
                           const ss_trace_set_t *final);
 
-/* After an internal redirect: the rules of the first URL and the final's. */
+/* After an internal redirect: the rules of the first URL and the final's,
+ * for the code that went out (when an ErrorDocument fails, httpd sends the
+ * first request's error, not the failed page's code that %>s logs). */
 static SS_NOINLINE int ss_trace_redirected(request_rec *r)
 {
-    request_rec *last = r;
     const ss_trace_set_t *first, *final;
+    ss_outcome_t o;
 
-    while (last->next) {
-        last = last->next;
-    }
+    ss_outcome(r, &o, 1);
     first = *ss_dir_traces(ap_get_module_config(r->per_dir_config,
                                                 &status_set_module));
-    final = *ss_dir_traces(ap_get_module_config(last->per_dir_config,
+    final = *ss_dir_traces(ap_get_module_config(o.last->per_dir_config,
                                                 &status_set_module));
-    if (!ss_trace_wants(first, last->status)
-        && !ss_trace_wants(final, last->status)) {
+    if (!ss_trace_wants(first, o.code) && !ss_trace_wants(final, o.code)) {
         return DECLINED;
     }
-    return ss_trace_write(r, last, first, final);
+    return ss_trace_write(r, &o, first, final);
 }
 
 /* The fast path, kept small: a request that no rule of its context wants
@@ -641,6 +826,7 @@ static SS_NOINLINE int ss_trace_redirected(request_rec *r)
 static int ss_trace_log(request_rec *r)
 {
     const ss_trace_set_t *set;
+    ss_outcome_t o;
 
     if (!ss_trace_configured) {
         return DECLINED;
@@ -653,31 +839,52 @@ static int ss_trace_log(request_rec *r)
     if (!ss_trace_wants(set, r->status)) {
         return DECLINED;
     }
-    return ss_trace_write(r, r, set, NULL);
+    ss_outcome(r, &o, 1);
+    return ss_trace_write(r, &o, set, NULL);
 }
 
-static SS_NOINLINE int ss_trace_write(request_rec *r, request_rec *last,
+/* A record that could not be written: counted, and said at most once a
+ * minute per child (a reader that stopped would otherwise fill the error
+ * log with one line per request). */
+static void ss_trace_dropped(request_rec *r, const ss_trace_server_t *c,
+                             apr_status_t rv)
+{
+    static apr_uint32_t said_at;
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t then = apr_atomic_read32(&said_at);
+
+    SS_METRICS_NOTE(SS_METRIC_TRACE_DROPPED);
+    if ((then == 0 || now - then >= 60)
+        && apr_atomic_cas32(&said_at, now, then) == then) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "SS0022: cannot "
+                      "write to StatusSetTraceLog %s%s: record dropped "
+                      "(counted in trace_dropped; said once a minute)",
+                      c->log_name, APR_STATUS_IS_EAGAIN(rv)
+                      ? ", whose reader does not keep up" : "");
+    }
+}
+
+static SS_NOINLINE int ss_trace_write(request_rec *r, const ss_outcome_t *o,
                                       const ss_trace_set_t *first,
                                       const ss_trace_set_t *final)
 {
     const ss_trace_rule_t *rule;
     const ss_trace_server_t *c;
     apr_interval_time_t taken;
-    ss_outcome_t o;
     const char *rec;
     apr_size_t len;
     apr_status_t rv;
 
-    ss_outcome(r, &o, 1);
     taken = apr_time_now() - r->request_time;
-    rule = ss_trace_pick(first, &o, r, taken);
+    rule = ss_trace_pick(first, o, r, taken);
     if (!rule) {
-        rule = ss_trace_pick(final, &o, last, taken);
+        rule = ss_trace_pick(final, o, o->last, taken);
     }
     if (!rule) {
         return DECLINED;
     }
-    c = ap_get_module_config(last->server->module_config, &status_set_module);
+    c = ap_get_module_config(o->last->server->module_config,
+                             &status_set_module);
     if (!c->log) {
         return DECLINED;
     }
@@ -685,11 +892,21 @@ static SS_NOINLINE int ss_trace_write(request_rec *r, request_rec *last,
         SS_METRICS_NOTE(SS_METRIC_TRACE_DROPPED);
         return DECLINED;
     }
-    rec = ss_trace_record(r, &o, rule, taken, &len);
-    rv = apr_file_write_full(c->log, rec, len, NULL);
+    rec = ss_trace_record(r, o, rule, taken, &len);
+    if (c->log_name[0] == '|') {
+        /* One non-blocking write() of at most PIPE_BUF bytes: all or
+         * nothing, and never a wait for a slow or stopped reader. */
+        apr_size_t n = len;
+        rv = apr_file_write(c->log, rec, &n);
+        if (rv == APR_SUCCESS && n != len) {
+            rv = APR_EAGAIN;
+        }
+    }
+    else {
+        rv = apr_file_write_full(c->log, rec, len, NULL);
+    }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "SS0022: cannot "
-                      "write to StatusSetTraceLog %s", c->log_name);
+        ss_trace_dropped(r, c, rv);
     }
     return DECLINED;
 }
