@@ -105,7 +105,8 @@ typedef struct {
                                * Apache or the class, made at config time */
     const char *sub_str;
     const char *err_str;
-    const char *source;       /* FILE:LINE, api, header:NAME */
+    const char *source;       /* name, FILE:LINE, api, header:NAME */
+    const ss_series_t *series; /* the source's counter */
 } ss_status_t;
 
 /* One StatusSet rule, all computed at config time, so that a matching
@@ -175,7 +176,7 @@ typedef struct {
     apr_array_header_t *resp_sets;  /* ss_resp_set_t *, StatusSetResponse */
     ss_resp_set_t *own_set;         /* this context's set, while parsing */
     const char *from_header;        /* StatusSetFromHeader; NULL: off */
-    const char *from_source;        /* "header:NAME" */
+    const ss_series_t *from_source; /* "header:NAME" */
     int from_keep;
     int from_set;                   /* StatusSetFromHeader given here */
 } ss_dir_conf_t;
@@ -307,12 +308,14 @@ static const char *ss_apache_reason(int code)
  * Returns APR_ENOMEM if p cannot give the memory. */
 static apr_status_t ss_status_init(apr_pool_t *p, ss_status_t *st, int code,
                                    int substatus, int error,
-                                   const char *reason, const char *source)
+                                   const char *reason,
+                                   const ss_series_t *series)
 {
     st->code = code;
     st->substatus = substatus;
     st->error = error;
-    st->source = source;
+    st->source = series->label;
+    st->series = series;
     st->reason = NULL;
     st->status_line = NULL;
     st->default_line = NULL;
@@ -342,13 +345,59 @@ const char *ss_cmd_error(cmd_parms *cmd, const char *msg)
     return apr_pstrcat(cmd->pool, cmd->cmd->name, ": ", msg, NULL);
 }
 
-const char *ss_cmd_source(cmd_parms *cmd)
+ss_series_t ss_api_series = { "api", -1 };
+
+/* The names given in the configuration being read (reset in pre_config;
+ * .htaccess files are read by the children, one at a time, and their
+ * names are not checked against it). */
+static apr_hash_t *ss_names;
+
+ss_series_t *ss_cmd_series(cmd_parms *cmd, const char *name, int counted,
+                           const char **err)
 {
-    if (!cmd->directive) {
-        return "(unknown)";
+    const ap_directive_t *d = cmd->directive;
+    ss_series_t *series = apr_pcalloc(cmd->pool, sizeof(*series));
+    const char *where = d ? apr_psprintf(cmd->pool, "%s:%d", d->filename,
+                                         d->line_num) : "(unknown)";
+    const char *key;
+
+    *err = NULL;
+    series->cell = -1;
+    if (name) {
+        const char *taken = NULL;
+        if (ss_names) {
+            taken = apr_hash_get(ss_names, name, APR_HASH_KEY_STRING);
+            if (!taken) {
+                apr_hash_set(ss_names, apr_pstrdup(cmd->pool, name),
+                             APR_HASH_KEY_STRING, where);
+            }
+        }
+        if (taken) {
+            *err = apr_psprintf(cmd->temp_pool, "name=%s is already the "
+                                "name of the rule at %s: a name is unique "
+                                "in the configuration", name, taken);
+            return NULL;
+        }
+        series->label = ss_metrics_label(cmd->pool, name);
+        key = apr_pstrcat(cmd->pool, "name\n", name, NULL);
     }
-    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
-                        cmd->directive->line_num);
+    else {
+        /* FILE:LINE, with what the rule says and where it stands: after
+         * an edit that moves lines, another rule at this line has another
+         * key, and this rule's counter is never its. */
+        series->label = ss_metrics_label(cmd->pool, where);
+        key = apr_pstrcat(cmd->pool, "line\n", where, "\n",
+                          d ? d->directive : "", " ", d ? d->args : "",
+                          NULL);
+        for (d = d ? d->parent : NULL; d; d = d->parent) {
+            key = apr_pstrcat(cmd->pool, key, "\n", d->directive, " ",
+                              d->args, NULL);
+        }
+    }
+    if (counted) {
+        ss_metrics_conf_source(cmd, series, key);
+    }
+    return series;
 }
 
 /* Compile an expr= option, or say why not. */
@@ -449,6 +498,7 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
     ss_dir_conf_t *dc = dconf;
     ss_spec_t spec;
     ss_rule_t *rule;
+    ss_series_t *series;
     const char *err;
     char **argv;
     int argc = ss_cmd_words(cmd, args, &argv, &err);
@@ -456,7 +506,7 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
     if (!err) {
         err = ss_parse_words(cmd->temp_pool, argc, (const char *const *)argv,
                              SS_ALLOW_ERROR | SS_ALLOW_LOCATION
-                             | SS_ALLOW_EXPR, &spec);
+                             | SS_ALLOW_EXPR | SS_ALLOW_NAME, &spec);
     }
     if (err) {
         return ss_cmd_error(cmd, err);
@@ -465,15 +515,18 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
         return err;
     }
 
+    if ((series = ss_cmd_series(cmd, spec.name, 1, &err)) == NULL) {
+        return ss_cmd_error(cmd, err);
+    }
     rule = apr_pcalloc(cmd->pool, sizeof(*rule));
     ss_status_init(cmd->pool, &rule->st, spec.code, spec.substatus,
-                   spec.error, spec.reason, ss_cmd_source(cmd));
+                   spec.error, spec.reason, series);
     rule->location = apr_pstrdup(cmd->pool, spec.location);
     if ((err = ss_cmd_expr(cmd, spec.expr, &rule->expr)) != NULL) {
         return err;
     }
 
-    ss_metrics_conf_pair(cmd, spec.code, spec.substatus, rule->st.source);
+    ss_metrics_conf_pair(cmd, spec.code, spec.substatus);
     if (!dc->rules) {
         dc->rules = apr_array_make(cmd->pool, 2, sizeof(ss_rule_t *));
     }
@@ -568,6 +621,7 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
     ss_dir_conf_t *dc = dconf;
     apr_array_header_t *matches;
     ss_resp_rule_t *rule;
+    ss_series_t *series;
     ss_spec_t spec;
     const char *err;
     char **argv;
@@ -580,15 +634,15 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
         return ss_cmd_error(cmd, "a MATCH list and a status are required: "
                             "StatusSetResponse MATCH CODE[.SUBSTATUS] "
                             "[\"REASON\"] [error=N] [location=URL] "
-                            "[expr=EXPRESSION]");
+                            "[expr=EXPRESSION] [name=NAME]");
     }
     if ((err = ss_parse_match(cmd->temp_pool, argv[0], &matches)) != NULL) {
         return ss_cmd_error(cmd, err);
     }
     err = ss_parse_words(cmd->temp_pool, argc - 1,
                          (const char *const *)argv + 1,
-                         SS_ALLOW_ERROR | SS_ALLOW_LOCATION | SS_ALLOW_EXPR,
-                         &spec);
+                         SS_ALLOW_ERROR | SS_ALLOW_LOCATION | SS_ALLOW_EXPR
+                         | SS_ALLOW_NAME, &spec);
     if (err) {
         return ss_cmd_error(cmd, err);
     }
@@ -596,15 +650,18 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
         return err;
     }
 
+    if ((series = ss_cmd_series(cmd, spec.name, 1, &err)) == NULL) {
+        return ss_cmd_error(cmd, err);
+    }
     rule = apr_pcalloc(cmd->pool, sizeof(*rule));
     ss_status_init(cmd->pool, &rule->st, spec.code, spec.substatus,
-                   spec.error, spec.reason, ss_cmd_source(cmd));
+                   spec.error, spec.reason, series);
     rule->location = apr_pstrdup(cmd->pool, spec.location);
     if ((err = ss_cmd_expr(cmd, spec.expr, &rule->expr)) != NULL) {
         return err;
     }
 
-    ss_metrics_conf_pair(cmd, spec.code, spec.substatus, rule->st.source);
+    ss_metrics_conf_pair(cmd, spec.code, spec.substatus);
     /* A context's rules form one set, shared by reference in merges. */
     if (!dc->own_set) {
         dc->own_set = apr_pcalloc(cmd->pool, sizeof(ss_resp_set_t));
@@ -668,8 +725,15 @@ static const char *ss_cmd_from_header(cmd_parms *cmd, void *dconf,
         }
     }
     dc->from_header = apr_pstrdup(cmd->pool, name);
-    dc->from_source = apr_pstrcat(cmd->pool, "header:", name, NULL);
-    ss_metrics_conf_pair(cmd, 0, 0, dc->from_source);
+    {
+        ss_series_t *series = apr_pcalloc(cmd->pool, sizeof(*series));
+        series->label = ss_metrics_label(cmd->pool,
+                                         apr_pstrcat(cmd->temp_pool,
+                                                     "header:", name, NULL));
+        series->cell = -1;
+        ss_metrics_conf_source(cmd, series, series->label);
+        dc->from_source = series;
+    }
     dc->from_keep = keep != NULL;
     return NULL;
 }
@@ -1621,7 +1685,7 @@ static apr_status_t ss_set_status(request_rec *r, int status,
         reason = ss_default_reason(r, status);
     }
     rv = ss_status_init(r->pool, &st, status, substatus, error, reason,
-                        "api");
+                        &ss_api_series);
     if (rv != APR_SUCCESS || !(rq = ss_record(r, &st))) {
         return APR_ENOMEM;
     }
@@ -1747,6 +1811,7 @@ void ss_outcome(request_rec *r, ss_outcome_t *out, int want_reason)
         out->substatus = out->error = 0;
         out->reason = want_reason ? ss_wire_reason(r) : NULL;
         out->source = NULL;
+        out->series = NULL;
         return;
     }
     while (last->next) {
@@ -1764,6 +1829,7 @@ void ss_outcome(request_rec *r, ss_outcome_t *out, int want_reason)
     out->error = rq ? rq->st.error : 0;
     out->reason = want_reason ? ss_wire_reason(wire) : NULL;
     out->source = rq ? rq->st.source : NULL;
+    out->series = rq ? rq->st.series : NULL;
 }
 
 static int ss_pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -1772,6 +1838,7 @@ static int ss_pre_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp)
 
     (void)plog;
     (void)ptemp;
+    ss_names = apr_hash_make(p);
     reg = APR_RETRIEVE_OPTIONAL_FN(ap_register_log_handler);
     if (reg) {
         /* want_orig 0: the tags read the final request of a redirect. */
@@ -1790,6 +1857,7 @@ static int ss_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
     (void)plog;
     (void)ptemp;
     (void)s;
+    ss_names = NULL;          /* what is read from now on is .htaccess */
     ss_writer_h1 = ap_get_output_filter_handle("HTTP_HEADER");
     ss_writer_h2 = ap_get_output_filter_handle("H2_C2_RESPONSE_OUT");
     return OK;
@@ -1801,14 +1869,16 @@ static int ss_post_config(apr_pool_t *p, apr_pool_t *plog, apr_pool_t *ptemp,
 static const command_rec ss_cmds[] = {
     AP_INIT_RAW_ARGS("StatusSet", ss_cmd_status_set, NULL, OR_FILEINFO,
                      "CODE[.SUB] [\"REASON\"] [error=N] [location=URL] "
-                     "[expr=EXPRESSION]: end matching requests with this "
+                     "[expr=EXPRESSION] [name=NAME]: end matching requests "
+                     "with this "
                      "status in the fixups phase"),
     AP_INIT_RAW_ARGS("StatusSetReason", ss_cmd_reason, NULL, OR_FILEINFO,
                      "CODE \"REASON\": the reason phrase for CODE when no "
                      "setter chose one"),
     AP_INIT_RAW_ARGS("StatusSetResponse", ss_cmd_response, NULL, OR_FILEINFO,
                      "MATCH CODE[.SUB] [\"REASON\"] [error=N] "
-                     "[location=URL] [expr=EXPRESSION]: rewrite a response "
+                     "[location=URL] [expr=EXPRESSION] [name=NAME]: rewrite "
+                     "a response "
                      "whose status fits MATCH (404, 404.13, 4xx, 500-504, *)"),
     AP_INIT_RAW_ARGS("StatusSetFromHeader", ss_cmd_from_header, NULL,
                      RSRC_CONF | ACCESS_CONF,
@@ -1823,7 +1893,8 @@ static const command_rec ss_cmds[] = {
     AP_INIT_RAW_ARGS("StatusSetTrace", ss_cmd_trace, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "MATCH [time>=DURATION] [expr=EXPRESSION] [sample=1/N] "
-                     "[query=on|off] [headers=NAME,...]: trace matching "
+                     "[query=on|off] [headers=NAME,...] [name=NAME]: trace "
+                     "matching "
                      "responses to StatusSetTraceLog"),
     AP_INIT_TAKE1("StatusSetTraceLog", ss_cmd_trace_log, NULL, RSRC_CONF,
                   "FILE or \"|PROGRAM\": where trace records go"),

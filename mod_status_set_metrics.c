@@ -3,12 +3,24 @@
  * the shared segment and its life across restarts, counting in
  * log_transaction, the status-set-metrics handler and mod_status's page.
  *
- * The segment is anonymous shared memory that the parent makes in
- * post_config and keeps in ap_retained_data (ap_pglobal), so that the
- * children of the old and the new generation count into the same cells
- * across a graceful restart.  The MPM runs pre_mpm at start-up and after a
- * full restart only, never after a graceful one, with no child left: that
- * is where the counts go back to zero (and where a new size takes effect).
+ * The segment's whole life is in ss_metrics_post_config(), in the parent:
+ *
+ *   - it is anonymous shared memory kept in ap_retained_data, so that the
+ *     children of the old and of the new generation count into the same
+ *     cells across a graceful restart;
+ *   - it is made afresh (zero counts, a new start time, the size the
+ *     configuration asks for) at start-up, at a full restart (no child is
+ *     left then), whenever counting starts again after StatusSetMetrics
+ *     Off, and when the segment kept has another layout (a module upgraded
+ *     by a graceful restart);
+ *   - the parent hands every source of the configuration a cell, by its
+ *     identity: the same rule keeps its cell across graceful restarts and
+ *     edits, a rule gone from the configuration keeps it while children
+ *     of the generations that knew it are alive (the scoreboard tells),
+ *     then the cell is zeroed and reused.  Sources the configuration does
+ *     not name (.htaccess rules) are counted by name, claimed once under
+ *     a process-shared mutex made with the segment.
+ *
  * ap_slotmem would be made anew on every restart; the scoreboard has no
  * room for modules.
  */
@@ -21,10 +33,13 @@
 #include "http_request.h"
 #include "ap_mpm.h"
 #include "scoreboard.h"
+#include "unixd.h"
+#include "util_mutex.h"
 #include "mod_core.h"
 #include "mod_status.h"
 
 #include "apr_atomic.h"
+#include "apr_global_mutex.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
 
@@ -34,15 +49,31 @@
 APLOG_USE_MODULE(status_set);
 
 #define SS_METRICS_HANDLER "status-set-metrics"
-#define SS_RETAINED_KEY    "mod_status_set-metrics"
+/* The retained data's key names its layout: a module with another layout
+ * of ss_retained_t never reads this one. */
+#define SS_RETAINED_KEY    "mod_status_set-metrics-2"
+#define SS_MUTEX_TYPE      "status-set-metrics"
 #define SS_DEFAULT_CAPACITY 512
 
+/* A source's cell, as the parent keeps it. */
 typedef struct {
+    const char *key;
+    int cell;
+    ap_generation_t retired;  /* 0: configured; else the first generation
+                               * whose configuration lacks it */
+} ss_cell_t;
+
+typedef struct {
+    apr_pool_t *pool;         /* the segment's: its memory, mutex, cells */
     apr_shm_t *shm;
     ss_metrics_t *m;
-    unsigned pairs, sources;  /* the room the segment was made with */
-    unsigned want_pairs;      /* the room the configuration asks for */
-    unsigned want_sources;
+    apr_global_mutex_t *mutex;
+    const char *mutex_file;
+    apr_pool_t *cells_pool;   /* the table below, made anew each restart */
+    apr_hash_t *cells;        /* key -> ss_cell_t */
+    int *free_cells;          /* cells handed back, a stack */
+    int nfree;
+    int next_cell;            /* cells below it were handed out once */
 } ss_retained_t;
 
 ss_metrics_t *ss_metrics_segment;
@@ -51,8 +82,13 @@ ss_metrics_t *ss_metrics_segment;
 static int ss_metrics_on;
 static unsigned ss_metrics_capacity = SS_DEFAULT_CAPACITY;
 static apr_array_header_t *ss_conf_pairs;  /* int[2] */
-static apr_array_header_t *ss_conf_sources; /* const char * */
+static apr_array_header_t *ss_conf_series; /* ss_series_t * */
+static apr_array_header_t *ss_conf_keys;   /* const char *, the same order */
 static int ss_reading_config;
+
+/* The lock of the claim path, in this process. */
+static apr_global_mutex_t *ss_mutex;
+static ss_metrics_lock_t ss_lock;
 
 /* Codes are counted into one of SS_METRICS_SHARDS shards, picked by the
  * connection's id, which the MPM makes from the child's and the worker
@@ -102,29 +138,36 @@ const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
-void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus,
-                          const char *source)
+void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus)
 {
+    int *pair;
+
     /* .htaccess files are read by children, long after the segment was
-     * made: their pairs and sources take spare room when first counted. */
+     * made: their pairs take spare room when first counted. */
+    if (!ss_reading_config || substatus <= 0) {
+        return;
+    }
+    if (!ss_conf_pairs) {
+        ss_conf_pairs = apr_array_make(cmd->pool, 8, sizeof(int) * 2);
+    }
+    pair = apr_array_push(ss_conf_pairs);
+    pair[0] = code;
+    pair[1] = substatus;
+}
+
+void ss_metrics_conf_source(cmd_parms *cmd, ss_series_t *series,
+                            const char *key)
+{
+    /* .htaccess rules are counted by name. */
     if (!ss_reading_config) {
         return;
     }
-    if (substatus > 0) {
-        int *pair;
-        if (!ss_conf_pairs) {
-            ss_conf_pairs = apr_array_make(cmd->pool, 8, sizeof(int) * 2);
-        }
-        pair = apr_array_push(ss_conf_pairs);
-        pair[0] = code;
-        pair[1] = substatus;
+    if (!ss_conf_series) {
+        ss_conf_series = apr_array_make(cmd->pool, 8, sizeof(ss_series_t *));
+        ss_conf_keys = apr_array_make(cmd->pool, 8, sizeof(char *));
     }
-    if (source) {
-        if (!ss_conf_sources) {
-            ss_conf_sources = apr_array_make(cmd->pool, 8, sizeof(char *));
-        }
-        APR_ARRAY_PUSH(ss_conf_sources, const char *) = source;
-    }
+    APR_ARRAY_PUSH(ss_conf_series, ss_series_t *) = series;
+    APR_ARRAY_PUSH(ss_conf_keys, const char *) = key;
 }
 
 /* ------------------------------------------------------------------ */
@@ -133,62 +176,176 @@ void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus,
 static int ss_metrics_pre_config(apr_pool_t *p, apr_pool_t *plog,
                                  apr_pool_t *ptemp)
 {
-    (void)p;
     (void)plog;
     (void)ptemp;
     ss_metrics_on = 0;
     ss_metrics_capacity = SS_DEFAULT_CAPACITY;
     ss_conf_pairs = NULL;
-    ss_conf_sources = NULL;
+    ss_conf_series = NULL;
+    ss_conf_keys = NULL;
     ss_metrics_segment = NULL;
     ss_reading_config = 1;
+    ss_api_series.cell = -1;
+    ap_mutex_register(p, SS_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
     return OK;
 }
 
-static apr_status_t ss_make_segment(ss_retained_t *rt, server_rec *s)
+static void ss_drop_segment(ss_retained_t *rt)
 {
-    apr_size_t size = ss_metrics_size(rt->want_pairs, rt->want_sources);
+    if (rt->pool) {
+        /* Children still running keep their mapping of it. */
+        apr_pool_destroy(rt->pool);
+    }
+    memset(rt, 0, sizeof(*rt));
+}
+
+static apr_status_t ss_make_segment(ss_retained_t *rt, server_rec *s,
+                                    const ss_metrics_room_t *room)
+{
+    apr_size_t size = ss_metrics_size(room);
     apr_status_t rv;
 
-    rv = apr_shm_create(&rt->shm, size, NULL, ap_pglobal);
+    apr_pool_create(&rt->pool, ap_pglobal);
+    apr_pool_tag(rt->pool, "status_set_metrics");
+    rv = apr_shm_create(&rt->shm, size, NULL, rt->pool);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SS0010: cannot make "
                      "%" APR_SIZE_T_FMT " bytes of shared memory for "
                      "StatusSetMetrics", size);
-        rt->shm = NULL;
-        rt->m = NULL;
+        ss_drop_segment(rt);
         return rv;
     }
-    rt->m = ss_metrics_init(apr_shm_baseaddr_get(rt->shm), rt->want_pairs,
-                            rt->want_sources,
+    rv = ap_global_mutex_create(&rt->mutex, &rt->mutex_file, SS_MUTEX_TYPE,
+                                NULL, s, rt->pool, 0);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SS0010: cannot make "
+                     "the mutex of StatusSetMetrics");
+        ss_drop_segment(rt);
+        return rv;
+    }
+    /* Anonymous shared memory comes zeroed: nothing is written but the
+     * header, so that room no count reaches is never resident. */
+    rt->m = ss_metrics_init(apr_shm_baseaddr_get(rt->shm), room,
                             apr_time_now());
-    rt->pairs = rt->want_pairs;
-    rt->sources = rt->want_sources;
+    rt->free_cells = apr_palloc(rt->pool, sizeof(int) * (room->cells + 1));
     return APR_SUCCESS;
 }
 
-static unsigned ss_room(const apr_array_header_t *configured)
+static unsigned ss_room_for(int configured)
 {
-    apr_size_t n = ss_metrics_capacity
-                   + (configured ? (apr_size_t)configured->nelts : 0);
+    apr_size_t n = ss_metrics_capacity + (apr_size_t)configured;
 
     return n > SS_METRICS_ROOM_MAX ? SS_METRICS_ROOM_MAX : (unsigned)n;
 }
 
-static void ss_reserve_pairs(ss_retained_t *rt, server_rec *s)
+/* Is a process of a generation before gen still alive? */
+static int ss_old_children(ap_generation_t gen)
 {
-    int i;
+    int i, limit = 0;
 
-    ss_metrics_reserve_source(rt->m, "api");
-    for (i = 0; ss_conf_sources && i < ss_conf_sources->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(ss_conf_sources, i, const char *);
-        if (!ss_metrics_reserve_source(rt->m, name)) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SS0011: no room "
-                         "left for the source %s in the counters (%u; a new "
-                         "StatusSetMetricsCapacity takes effect at a full "
-                         "restart): it counts as other", name, rt->sources);
+    if (!ap_scoreboard_image) {
+        return 0;
+    }
+    ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit);
+    for (i = 0; i < limit; i++) {
+        const process_score *ps = ap_get_scoreboard_process(i);
+        if (ps && ps->pid && ps->generation < gen) {
+            return 1;
         }
     }
+    return 0;
+}
+
+/* Hand every source of the configuration its cell (see the head of the
+ * file); sources past the room are counted by name. */
+static void ss_assign_cells(ss_retained_t *rt, server_rec *s)
+{
+    apr_hash_t *seen;
+    apr_pool_t *old_pool = rt->cells_pool, *np;
+    apr_hash_t *cells;
+    apr_hash_index_t *hi;
+    ap_generation_t gen = 0;
+    int i, late = 0;
+    ss_metrics_room_t room;
+
+    apr_pool_create(&np, rt->pool);
+    seen = apr_hash_make(np);
+    cells = apr_hash_make(np);
+    ss_metrics_room(rt->m, &room);
+    ap_mpm_query(AP_MPMQ_GENERATION, &gen);
+    APR_ARRAY_PUSH(ss_conf_series, ss_series_t *) = &ss_api_series;
+    APR_ARRAY_PUSH(ss_conf_keys, const char *) = "api";
+    for (i = 0; i < ss_conf_keys->nelts; i++) {
+        const char *key = APR_ARRAY_IDX(ss_conf_keys, i, const char *);
+        apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
+    }
+    /* Cells of the sources kept, and of those gone. */
+    for (hi = rt->cells ? apr_hash_first(np, rt->cells) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        ss_cell_t *c = apr_hash_this_val(hi), *k;
+        if (apr_hash_get(seen, c->key, APR_HASH_KEY_STRING)) {
+            c->retired = 0;
+        }
+        else {
+            if (!c->retired) {
+                c->retired = gen;
+            }
+            if (!ss_old_children(c->retired)) {
+                rt->free_cells[rt->nfree++] = c->cell;
+                continue;
+            }
+        }
+        k = apr_pmemdup(np, c, sizeof(*c));
+        k->key = apr_pstrdup(np, c->key);
+        apr_hash_set(cells, k->key, APR_HASH_KEY_STRING, k);
+    }
+    for (i = 0; i < ss_conf_keys->nelts; i++) {
+        const char *key = APR_ARRAY_IDX(ss_conf_keys, i, const char *);
+        ss_series_t *series = APR_ARRAY_IDX(ss_conf_series, i,
+                                            ss_series_t *);
+        ss_cell_t *c = apr_hash_get(cells, key, APR_HASH_KEY_STRING);
+        if (!c) {
+            int cell = -1;
+            if (rt->nfree) {
+                cell = rt->free_cells[--rt->nfree];
+            }
+            else if ((unsigned)rt->next_cell < room.cells) {
+                cell = rt->next_cell++;
+            }
+            if (cell < 0) {
+                series->cell = -1;
+                late++;
+                continue;
+            }
+            ss_metrics_cell_clear(rt->m, (unsigned)cell);
+            c = apr_pcalloc(np, sizeof(*c));
+            c->key = apr_pstrdup(np, key);
+            c->cell = cell;
+            apr_hash_set(cells, c->key, APR_HASH_KEY_STRING, c);
+        }
+        series->cell = c->cell;
+    }
+    if (late) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "SS0011: %d sources of "
+                     "the configuration found no cell of their own (room "
+                     "for %u, some kept by rules that children of an older "
+                     "generation still count; a full restart makes room): "
+                     "they are counted by name with the .htaccess rules",
+                     late, room.cells);
+    }
+    rt->cells = cells;
+    rt->cells_pool = np;
+    if (old_pool) {
+        apr_pool_destroy(old_pool);
+    }
+}
+
+static void ss_reserve_pairs(ss_retained_t *rt, server_rec *s)
+{
+    ss_metrics_room_t room;
+    int i;
+
+    ss_metrics_room(rt->m, &room);
     for (i = 0; ss_conf_pairs && i < ss_conf_pairs->nelts; i++) {
         const int *pair = (const int *)ss_conf_pairs->elts + 2 * i;
         if (!ss_metrics_reserve(rt->m, pair[0], pair[1])) {
@@ -196,15 +353,27 @@ static void ss_reserve_pairs(ss_retained_t *rt, server_rec *s)
                          "left for %d.%d in the counters (%u pairs; a new "
                          "StatusSetMetricsCapacity takes effect at a full "
                          "restart): it counts as %d.other", pair[0], pair[1],
-                         rt->pairs, pair[0]);
+                         room.pairs, pair[0]);
         }
     }
+}
+
+static int ss_mutex_lock(void *baton)
+{
+    return apr_global_mutex_lock(baton) == APR_SUCCESS ? 0 : -1;
+}
+
+static void ss_mutex_unlock(void *baton)
+{
+    apr_global_mutex_unlock(baton);
 }
 
 static int ss_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                                   apr_pool_t *ptemp, server_rec *s)
 {
     ss_retained_t *rt;
+    ss_metrics_room_t room;
+    int graceful;
 
     (void)pconf;
     (void)plog;
@@ -212,59 +381,74 @@ static int ss_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ss_reading_config = 0;
     /* httpd reads its configuration twice at start-up: make nothing on
      * the first pass. */
-    if (!ss_metrics_on
-        || ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
         return OK;
     }
     rt = ap_retained_data_get(SS_RETAINED_KEY);
     if (!rt) {
         rt = ap_retained_data_create(SS_RETAINED_KEY, sizeof(*rt));
+        memset(rt, 0, sizeof(*rt));
     }
-    /* Room for the pairs and the sources the configuration names ("api"
-     * too), and the capacity more of each. */
-    rt->want_pairs = ss_room(ss_conf_pairs);
-    rt->want_sources = ss_room(ss_conf_sources) + 1;
-    if (!rt->m && ss_make_segment(rt, s) != APR_SUCCESS) {
-        return HTTP_INTERNAL_SERVER_ERROR;
+    graceful = ap_unixd_mpm_get_retained_data()->was_graceful;
+    if (!ss_metrics_on) {
+        /* Off: what was counted is gone, and counting starts again from
+         * zero with a new start time. */
+        ss_drop_segment(rt);
+        return OK;
     }
-    /* After a graceful restart the segment keeps its size: the children
-     * still running count into it. */
+    if (rt->m && !graceful) {
+        ss_drop_segment(rt);        /* start-up or a full restart */
+    }
+    if (rt->m && !ss_metrics_check(rt->m, apr_shm_size_get(rt->shm))) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "SS0013: the counters "
+                     "kept across the graceful restart have another layout "
+                     "(another version of mod_status_set): counting starts "
+                     "again from zero");
+        ss_drop_segment(rt);
+    }
+    if (!ss_conf_series) {
+        ss_conf_series = apr_array_make(pconf, 1, sizeof(ss_series_t *));
+        ss_conf_keys = apr_array_make(pconf, 1, sizeof(char *));
+    }
+    if (!rt->m) {
+        room.pairs = ss_room_for(ss_conf_pairs ? ss_conf_pairs->nelts : 0);
+        /* The configured sources twice over: an edit may replace every
+         * rule at a graceful restart while the old children, still
+         * counting into the old rules' cells, finish. */
+        room.cells = ss_room_for(2 * (ss_conf_series->nelts + 1));
+        room.names = ss_metrics_capacity;
+        if (ss_make_segment(rt, s, &room) != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    ss_assign_cells(rt, s);
     ss_reserve_pairs(rt, s);
+    ss_mutex = rt->mutex;
+    ss_lock.lock = ss_mutex_lock;
+    ss_lock.unlock = ss_mutex_unlock;
+    ss_lock.baton = ss_mutex;
     ss_metrics_segment = rt->m;
     return OK;
 }
 
-/* Start-up or a full restart: no child runs, so start from zero, at the
- * size the configuration asks for. */
-static int ss_metrics_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type)
+static void ss_metrics_child_init(apr_pool_t *p, server_rec *s)
 {
-    ss_retained_t *rt = ap_retained_data_get(SS_RETAINED_KEY);
+    ss_retained_t *rt;
+    apr_status_t rv;
 
-    (void)p;
-    (void)sb_type;
-    if (!rt || !rt->m) {
-        return OK;
+    if (!ss_metrics_segment
+        || !(rt = ap_retained_data_get(SS_RETAINED_KEY)) || !rt->mutex) {
+        return;
     }
-    if (!ss_metrics_segment) {
-        /* Off now: what was counted is gone, and a later graceful restart
-         * that turns it On starts from zero. */
-        apr_shm_destroy(rt->shm);
-        rt->shm = NULL;
-        rt->m = NULL;
-        return OK;
+    rv = apr_global_mutex_child_init(&ss_mutex, rt->mutex_file, p);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "SS0010: cannot reopen "
+                     "the mutex of StatusSetMetrics in this child: sources "
+                     "new to the counters count as other");
+        ss_lock.lock = NULL;
+        return;
     }
-    if (rt->pairs != rt->want_pairs || rt->sources != rt->want_sources) {
-        apr_shm_destroy(rt->shm);
-        if (ss_make_segment(rt, ap_server_conf) != APR_SUCCESS) {
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-    else {
-        ss_metrics_reset(rt->m, apr_time_now());
-    }
-    ss_reserve_pairs(rt, ap_server_conf);
-    ss_metrics_segment = rt->m;
-    return OK;
+    ss_lock.baton = ss_mutex;
 }
 
 /* ------------------------------------------------------------------ */
@@ -281,7 +465,7 @@ static int ss_metrics_log(request_rec *r)
     }
     ss_outcome(r, &o, 0);
     ss_metrics_count(ss_metrics_segment, ss_shard(r), o.code, o.substatus,
-                     o.source);
+                     o.series, ss_lock.lock ? &ss_lock : NULL);
     return DECLINED;
 }
 
@@ -338,7 +522,7 @@ static int ss_metrics_handler(request_rec *r)
                                                      "Accept"));
         apr_table_mergen(r->headers_out, "Vary", "Accept");
     }
-    snap = ss_metrics_snapshot(ss_metrics_segment, r->pool);
+    snap = ss_metrics_snapshot(ss_metrics_segment, ss_conf_series, r->pool);
     body = ss_metrics_render(snap, format, r->pool, &len);
     ap_set_content_type(r, ss_metrics_content_type(format));
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
@@ -367,7 +551,7 @@ static int ss_metrics_status_hook(request_rec *r, int flags)
     if (!ss_metrics_segment) {
         return OK;
     }
-    snap = ss_metrics_snapshot(ss_metrics_segment, r->pool);
+    snap = ss_metrics_snapshot(ss_metrics_segment, ss_conf_series, r->pool);
     if (flags & AP_STATUS_SHORT) {
         for (i = 0; i < snap->rows->nelts; i++) {
             const ss_metrics_row_t *row =
@@ -375,12 +559,20 @@ static int ss_metrics_status_hook(request_rec *r, int flags)
             ap_rprintf(r, "StatusSetResponses[%s]: %" APR_UINT64_T_FMT "\n",
                        ss_row_label(r->pool, row), row->count);
         }
+        for (i = 0; i < snap->sources->nelts; i++) {
+            const ss_metrics_source_t *src =
+                &APR_ARRAY_IDX(snap->sources, i, ss_metrics_source_t);
+            ap_rprintf(r, "StatusSetRuleHits[%s]: %" APR_UINT64_T_FMT "\n",
+                       src->name, src->count);
+        }
         ap_rprintf(r, "StatusSetHeaderRejected: %" APR_UINT64_T_FMT "\n"
                    "StatusSetApiRefused: %" APR_UINT64_T_FMT "\n"
-                   "StatusSetOverflow: %" APR_UINT64_T_FMT "\n",
+                   "StatusSetOverflow: %" APR_UINT64_T_FMT "\n"
+                   "StatusSetTraceDropped: %" APR_UINT64_T_FMT "\n",
                    snap->counters[SS_METRIC_HEADER_REJECTED],
                    snap->counters[SS_METRIC_API_REFUSED],
-                   snap->counters[SS_METRIC_OVERFLOW]);
+                   snap->counters[SS_METRIC_OVERFLOW],
+                   snap->counters[SS_METRIC_TRACE_DROPPED]);
         return OK;
     }
     ap_rputs("<hr />\n<h2>Responses by status (mod_status_set)</h2>\n"
@@ -403,9 +595,11 @@ static int ss_metrics_status_hook(request_rec *r, int flags)
     ap_rprintf(r, "</table>\n<p>Backend headers rejected: %"
                APR_UINT64_T_FMT ", API calls refused: %" APR_UINT64_T_FMT
                ", counted as other (tables full): %" APR_UINT64_T_FMT
-               ".</p>\n", snap->counters[SS_METRIC_HEADER_REJECTED],
+               ", trace records dropped: %" APR_UINT64_T_FMT ".</p>\n",
+               snap->counters[SS_METRIC_HEADER_REJECTED],
                snap->counters[SS_METRIC_API_REFUSED],
-               snap->counters[SS_METRIC_OVERFLOW]);
+               snap->counters[SS_METRIC_OVERFLOW],
+               snap->counters[SS_METRIC_TRACE_DROPPED]);
     return OK;
 }
 
@@ -414,7 +608,7 @@ void ss_metrics_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_pre_config(ss_metrics_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ss_metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_pre_mpm(ss_metrics_pre_mpm, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ss_metrics_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(ss_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ss_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, ss_metrics_status_hook, NULL, NULL,

@@ -34,6 +34,7 @@ typedef struct {
     int error;
     const char *reason;
     const char *source;
+    const ss_series_t *series; /* the source's counter, NULL when none */
 } ss_outcome_t;
 
 /* r is the request log_transaction gets (the first of the chain); reason
@@ -49,12 +50,20 @@ extern ss_metrics_t *ss_metrics_segment;
     do { if (ss_metrics_segment) ss_metrics_add(ss_metrics_segment, \
                                                 (which)); } while (0)
 
-/* The (code, substatus) pair and the source a directive of the main
- * configuration names, reserved in the segment (the pair is shown before
- * its first response; the source never counts as "other").  A substatus
- * of 0 or a NULL source reserves nothing of that kind. */
-void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus,
-                          const char *source);
+/* A (code, substatus) pair a directive of the main configuration names,
+ * reserved in the segment so that it is shown before its first response
+ * (a substatus of 0 reserves nothing). */
+void ss_metrics_conf_pair(cmd_parms *cmd, int code, int substatus);
+
+/* A source of the configuration being read, given its identity (key): the
+ * parent hands it a counter cell after reading it.  The same key always
+ * gets the same cell, across graceful restarts; a key gone from the
+ * configuration frees its cell once no child counts into it. */
+void ss_metrics_conf_source(cmd_parms *cmd, ss_series_t *series,
+                            const char *key);
+
+/* The API's source ("api"). */
+extern ss_series_t ss_api_series;
 
 const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, int on);
 const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
@@ -99,8 +108,14 @@ const char *ss_cmd_split(cmd_parms *cmd, const char *args, int *argc,
 /* msg prefixed with the directive's name, from cmd->pool. */
 const char *ss_cmd_error(cmd_parms *cmd, const char *msg);
 
-/* The directive's FILE:LINE, the source its rule reports. */
-const char *ss_cmd_source(cmd_parms *cmd);
+/* The source of the rule the directive makes: named name (a name= option,
+ * unique in the configuration) or, when name is NULL, its FILE:LINE; its
+ * counter is keyed by the name, or by FILE:LINE with the directive's words
+ * and the sections around it, so that no other rule takes it over when an
+ * edit moves the lines.  counted: the rule sets statuses, and has a
+ * counter.  NULL and *err set when the name is taken. */
+ss_series_t *ss_cmd_series(cmd_parms *cmd, const char *name, int counted,
+                           const char **err);
 
 /* Compile an expr= option's text (NULL: none) into *expr; NULL, or the
  * message with the directive's name. */

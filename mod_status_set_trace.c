@@ -39,7 +39,8 @@ APLOG_USE_MODULE(status_set);
 #define SS_DEFAULT_LIMIT   100
 #define SS_REDACTED        "[redacted]"
 #define SS_TRACE_OPTIONS   "[time>=DURATION] [expr=EXPRESSION] " \
-                           "[sample=1/N] [query=on|off] [headers=NAME,...]"
+                           "[sample=1/N] [query=on|off] [headers=NAME,...] " \
+                           "[name=NAME]"
 
 int ss_trace_configured;
 
@@ -51,7 +52,8 @@ typedef struct {
     apr_uint32_t sample;            /* 1 in N; 1: every request */
     int query;                      /* keep the query string */
     apr_array_header_t *headers;    /* names to keep; NULL: all */
-    const char *source;             /* FILE:LINE */
+    const char *name;               /* name=, or NULL */
+    const char *source;             /* the name, or FILE:LINE */
 } ss_trace_rule_t;
 
 /* The rules of a context, and a bit for each code one of them matches: a
@@ -169,6 +171,15 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
     if (!strncmp(w, "expr=", 5)) {
         return ss_cmd_expr(cmd, w + 5, &rule->expr);
     }
+    if (!strncmp(w, "name=", 5)) {
+        const char *err = ss_check_name(tp, w + 5);
+        if (err || rule->name) {
+            return ss_cmd_error(cmd, err ? err : "name= is given twice: a "
+                                "rule has one name");
+        }
+        rule->name = apr_pstrdup(cmd->pool, w + 5);
+        return NULL;
+    }
     if (!strncmp(w, "query=", 6)) {
         if (strcmp(w + 6, "on") && strcmp(w + 6, "off")) {
             return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': query= is on "
@@ -225,7 +236,13 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
             return err;
         }
     }
-    rule->source = ss_cmd_source(cmd);
+    {
+        const ss_series_t *series = ss_cmd_series(cmd, rule->name, 0, &err);
+        if (!series) {
+            return ss_cmd_error(cmd, err);
+        }
+        rule->source = series->label;
+    }
     if (!*traces) {
         *traces = apr_pcalloc(cmd->pool, sizeof(ss_trace_set_t));
         (*traces)->rules = apr_array_make(cmd->pool, 2,

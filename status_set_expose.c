@@ -221,7 +221,7 @@ static void ss_render_text(ss_out_t *o, const ss_metrics_snap_t *s, int om)
     }
     ss_family(o, om, "rule_hits", "counter",
               "Final responses whose status a rule or source set, by "
-              "source (FILE:LINE, api, header:NAME).");
+              "source (a rule's name= or FILE:LINE, api, header:NAME).");
     for (i = 0; i < s->sources->nelts; i++) {
         const ss_metrics_source_t *src =
             &APR_ARRAY_IDX(s->sources, i, ss_metrics_source_t);
@@ -239,8 +239,8 @@ static void ss_render_text(ss_out_t *o, const ss_metrics_snap_t *s, int om)
     ss_single(o, om, "overflow", "Counts that went to a cell labelled "
               "other because a table was full.",
               s->counters[SS_METRIC_OVERFLOW]);
-    ss_single(o, om, "trace_dropped", "Trace records not written because "
-              "of StatusSetTraceLimit.", s->counters[SS_METRIC_TRACE_DROPPED]);
+    ss_single(o, om, "trace_dropped", "Trace records not written: past "
+              "StatusSetTraceLimit, or a piped log's reader not keeping up.", s->counters[SS_METRIC_TRACE_DROPPED]);
     ss_family(o, om, "start_time_seconds", "gauge",
               "When counting started; a full restart starts from zero.");
     ss_puts(o, SS_PREFIX "start_time_seconds ");

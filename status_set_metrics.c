@@ -4,16 +4,23 @@
  *
  * The segment, every offset 64-byte aligned:
  *
- *   header    sizes, start time, single counters, fill counts
+ *   header    magic, layout version, size, room, start time, single
+ *             counters, fill counts
  *   codes     SS_METRICS_SHARDS x SS_METRICS_NCODES uint64 (substatus 0)
  *   other     SS_METRICS_NCODES uint64 (pairs past the table's room)
  *   pairs     open addressing, key (code << 16 | substatus) + count
- *   sources   open addressing, state + hash + count + name
+ *   cells     one uint64 per source of the configuration
+ *   names     open addressing for other sources: a state and a hash per
+ *             slot in one array (what a look-up reads), then counts, then
+ *             names (read only for published slots)
  *
  * Children of several generations write at once, so every cell is only
- * ever changed by an atomic operation, and a slot of a table is claimed by
- * a compare-and-swap before it is filled in.  Counts use relaxed order: a
- * scrape needs each cell exact, not a cut across cells at one instant.
+ * ever changed by an atomic operation.  A pair is claimed by one
+ * compare-and-swap of its key.  A name slot is claimed under the caller's
+ * lock and published by a release store of its state once its hash and
+ * name are written; published slots never change.  Counts use relaxed
+ * order: a scrape needs each cell exact, not a cut across cells at one
+ * instant.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +29,14 @@
 
 #include "status_set_metrics.h"
 
-#define SS_MAGIC  0x53534d31u  /* "SSM1" */
-#define SS_LINE   64
+#define SS_MAGIC   0x53534d31u  /* "SSM1" */
+#define SS_LAYOUT  2u           /* bump whenever the layout changes */
+#define SS_LINE    64
 
 #define SS_LOAD(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
+#define SS_ACQUIRE(p)   __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define SS_RELEASE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define SS_STORE(p, v)  __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define SS_ADD(p, n)    __atomic_fetch_add((p), (n), __ATOMIC_RELAXED)
 #define SS_CAS(p, e, d) __atomic_compare_exchange_n((p), (e), (d), 0, \
                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
@@ -36,30 +47,34 @@ typedef struct {
     apr_uint64_t count;
 } ss_pair_slot_t;
 
-#define SS_SLOT_FREE  0u
-#define SS_SLOT_BUSY  1u      /* claimed, name being written */
-#define SS_SLOT_READY 2u
-
+/* A name slot's state and hash, together: one load tells a look-up
+ * whether to stop (free), skip (another hash) or compare the name. */
 typedef struct {
-    apr_uint32_t state;
+    apr_uint32_t state;       /* SS_NAME_FREE or SS_NAME_READY */
     apr_uint32_t hash;
-    apr_uint64_t count;
-    char name[SS_METRICS_NAME_MAX];
-} ss_source_slot_t;
+} ss_name_head_t;
+
+#define SS_NAME_FREE  0u
+#define SS_NAME_READY 1u
 
 struct ss_metrics_t {
     apr_uint32_t magic;
+    apr_uint32_t layout;
+    apr_uint64_t size;
     apr_uint32_t pairs;         /* room for pairs */
-    apr_uint32_t sources;       /* room for sources */
-    apr_uint32_t slots;         /* table size, a power of two */
+    apr_uint32_t pair_slots;    /* their table, a power of two */
+    apr_uint32_t cells;         /* sources of the configuration */
+    apr_uint32_t names;         /* room for other sources */
+    apr_uint32_t name_slots;    /* their table, a power of two */
     apr_uint32_t pairs_used;
-    apr_uint32_t sources_used;
+    apr_uint32_t names_used;
     apr_uint32_t pad;
     apr_int64_t start_time;
     apr_uint64_t counters[SS_METRIC_COUNT];
     apr_uint64_t code_other;    /* codes outside 100-999 */
-    apr_uint64_t source_other;  /* sources past the table's room */
-    apr_size_t off_codes, off_other, off_pairs, off_sources;
+    apr_uint64_t source_other;  /* sources past the room */
+    apr_uint64_t off_codes, off_other, off_pairs, off_cells;
+    apr_uint64_t off_heads, off_counts, off_names;
 };
 
 #ifdef SS_METRICS_TEST
@@ -71,45 +86,53 @@ static apr_size_t ss_align(apr_size_t n)
     return (n + SS_LINE - 1) & ~(apr_size_t)(SS_LINE - 1);
 }
 
-/* Twice the room, so that probes stay short and racing inserts past the
- * room (each checks the fill count before it claims) still find a slot. */
-static apr_uint32_t ss_slots_for(unsigned pairs)
+/* Twice the room, so that probes stay short. */
+static apr_uint32_t ss_slots_for(unsigned room)
 {
     apr_uint32_t n = 64;
 
-    while (n < 2u * pairs + 64u) {
+    while (n < 2u * room + 64u) {
         n <<= 1;
     }
     return n;
 }
 
-static apr_size_t ss_layout(ss_metrics_t *m, unsigned pairs,
-                            unsigned sources)
+static apr_size_t ss_layout(ss_metrics_t *m, const ss_metrics_room_t *room)
 {
-    apr_uint32_t slots = ss_slots_for(pairs > sources ? pairs : sources);
     apr_size_t off = ss_align(sizeof(*m));
 
+    m->pairs = room->pairs;
+    m->pair_slots = ss_slots_for(room->pairs);
+    m->cells = room->cells;
+    m->names = room->names;
+    m->name_slots = ss_slots_for(room->names);
     m->off_codes = off;
     off += ss_align(sizeof(apr_uint64_t) * SS_METRICS_NCODES)
            * SS_METRICS_SHARDS;
     m->off_other = off;
     off += ss_align(sizeof(apr_uint64_t) * SS_METRICS_NCODES);
     m->off_pairs = off;
-    off += ss_align(sizeof(ss_pair_slot_t) * slots);
-    m->off_sources = off;
-    off += ss_align(sizeof(ss_source_slot_t) * slots);
-    m->pairs = pairs;
-    m->sources = sources;
-    m->slots = slots;
+    off += ss_align(sizeof(ss_pair_slot_t) * m->pair_slots);
+    m->off_cells = off;
+    off += ss_align(sizeof(apr_uint64_t) * (room->cells ? room->cells : 1));
+    m->off_heads = off;
+    off += ss_align(sizeof(ss_name_head_t) * m->name_slots);
+    m->off_counts = off;
+    off += ss_align(sizeof(apr_uint64_t) * m->name_slots);
+    m->off_names = off;
+    off += ss_align((apr_size_t)SS_METRICS_NAME_MAX * m->name_slots);
+    m->size = off;
     return off;
 }
 
-apr_size_t ss_metrics_size(unsigned pairs, unsigned sources)
+apr_size_t ss_metrics_size(const ss_metrics_room_t *room)
 {
     ss_metrics_t m;
 
-    return ss_layout(&m, pairs, sources);
+    return ss_layout(&m, room);
 }
+
+#define SS_AT(m, off, type) ((type)((char *)(m) + (m)->off))
 
 static apr_uint64_t *ss_codes(const ss_metrics_t *m, unsigned shard)
 {
@@ -117,43 +140,46 @@ static apr_uint64_t *ss_codes(const ss_metrics_t *m, unsigned shard)
         + shard * ss_align(sizeof(apr_uint64_t) * SS_METRICS_NCODES));
 }
 
-static apr_uint64_t *ss_other(const ss_metrics_t *m)
-{
-    return (apr_uint64_t *)((char *)m + m->off_other);
-}
-
-static ss_pair_slot_t *ss_pair_slots(const ss_metrics_t *m)
-{
-    return (ss_pair_slot_t *)((char *)m + m->off_pairs);
-}
-
-static ss_source_slot_t *ss_source_slots(const ss_metrics_t *m)
-{
-    return (ss_source_slot_t *)((char *)m + m->off_sources);
-}
-
-ss_metrics_t *ss_metrics_init(void *mem, unsigned pairs, unsigned sources,
+ss_metrics_t *ss_metrics_init(void *mem, const ss_metrics_room_t *room,
                               apr_time_t now)
 {
     ss_metrics_t *m = mem;
 
-    memset(m, 0, sizeof(*m));
-    memset(m, 0, ss_layout(m, pairs, sources));
-    ss_layout(m, pairs, sources);
-    m->magic = SS_MAGIC;
+    ss_layout(m, room);
     m->start_time = now;
+    m->layout = SS_LAYOUT;
+    m->magic = SS_MAGIC;
     return m;
 }
 
-/* Only while no child runs (the parent, before a full restart's MPM). */
-void ss_metrics_reset(ss_metrics_t *m, apr_time_t now)
+ss_metrics_t *ss_metrics_check(void *mem, apr_size_t size)
 {
-    ss_metrics_init(m, m->pairs, m->sources, now);
+    ss_metrics_t *m = mem, want;
+    ss_metrics_room_t room;
+
+    if (!m || size < sizeof(*m) || m->magic != SS_MAGIC
+        || m->layout != SS_LAYOUT || m->size != size) {
+        return NULL;
+    }
+    ss_metrics_room(m, &room);
+    if (ss_layout(&want, &room) != size || want.off_names != m->off_names) {
+        return NULL;
+    }
+    return m;
 }
 
-unsigned ss_metrics_pairs(const ss_metrics_t *m)
+void ss_metrics_room(const ss_metrics_t *m, ss_metrics_room_t *room)
 {
-    return m->pairs;
+    room->pairs = m->pairs;
+    room->cells = m->cells;
+    room->names = m->names;
+}
+
+void ss_metrics_cell_clear(ss_metrics_t *m, unsigned cell)
+{
+    if (cell < m->cells) {
+        SS_STORE(&SS_AT(m, off_cells, apr_uint64_t *)[cell], 0);
+    }
 }
 
 void ss_metrics_add(ss_metrics_t *m, ss_metric_e which)
@@ -165,10 +191,10 @@ void ss_metrics_add(ss_metrics_t *m, ss_metric_e which)
  * the table is full. */
 static ss_pair_slot_t *ss_pair(ss_metrics_t *m, apr_uint32_t key)
 {
-    ss_pair_slot_t *t = ss_pair_slots(m);
-    apr_uint32_t mask = m->slots - 1, i = (key * 2654435761u) & mask, n;
+    ss_pair_slot_t *t = SS_AT(m, off_pairs, ss_pair_slot_t *);
+    apr_uint32_t mask = m->pair_slots - 1, i = (key * 2654435761u) & mask, n;
 
-    for (n = 0; n < m->slots; n++, i = (i + 1) & mask) {
+    for (n = 0; n < m->pair_slots; n++, i = (i + 1) & mask) {
         apr_uint32_t k = SS_LOAD(&t[i].key), free_key = 0;
 
         if (k == key) {
@@ -211,81 +237,84 @@ static apr_uint32_t ss_hash(const char *s)
     return h;
 }
 
-/* A source's name as kept: printable ASCII (any other byte becomes '?',
- * so that every exposition format can carry it with two escapes), and a
- * long one keeps its end, where the line number is. */
-static void ss_clean_name(char *dst, const char *src)
+const char *ss_metrics_label(apr_pool_t *p, const char *name)
 {
-    apr_size_t len = strlen(src), i = 0;
+    apr_size_t len = strlen(name), i = 0;
+    char *dst = apr_palloc(p, SS_METRICS_NAME_MAX);
 
     if (len >= SS_METRICS_NAME_MAX) {
         memcpy(dst, "...", 3);
         i = 3;
-        src += len - (SS_METRICS_NAME_MAX - 1 - 3);
+        name += len - (SS_METRICS_NAME_MAX - 1 - 3);
     }
-    for (; *src; src++, i++) {
-        unsigned char c = (unsigned char)*src;
+    for (; *name; name++, i++) {
+        unsigned char c = (unsigned char)*name;
         dst[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
     }
     dst[i] = '\0';
+    return dst;
 }
 
-/* The slot of source name (already clean), as ss_pair(). */
-static ss_source_slot_t *ss_source(ss_metrics_t *m, const char *name)
+/* Look name up from slot i of its probe sequence, without a lock: the
+ * slot index, or -1 at the first free slot (*at: where it stopped). */
+static long ss_name_find(const ss_metrics_t *m, const char *name,
+                         apr_uint32_t h, apr_uint32_t *at)
 {
-    ss_source_slot_t *t = ss_source_slots(m);
-    apr_uint32_t h = ss_hash(name), mask = m->slots - 1, i = h & mask, n;
+    const ss_name_head_t *heads = SS_AT(m, off_heads, ss_name_head_t *);
+    const char *names = SS_AT(m, off_names, const char *);
+    apr_uint32_t mask = m->name_slots - 1, i = h & mask, n;
 
-    for (n = 0; n < m->slots; n++, i = (i + 1) & mask) {
-        apr_uint32_t st = SS_LOAD(&t[i].state), spin;
-
-        /* A slot being written is a moment from ready.  If its writer is
-         * slow (descheduled, or died), count as "other" rather than look
-         * further: the slot may be getting this very name, and a second
-         * slot for it would show one source twice. */
-        for (spin = 0; st == SS_SLOT_BUSY && spin < 100000; spin++) {
-            st = __atomic_load_n(&t[i].state, __ATOMIC_ACQUIRE);
+    for (n = 0; n < m->name_slots; n++, i = (i + 1) & mask) {
+        if (SS_ACQUIRE(&heads[i].state) != SS_NAME_READY) {
+            *at = i;
+            return -1;
         }
-        if (st == SS_SLOT_BUSY) {
-            return NULL;
+        if (heads[i].hash == h
+            && !strcmp(names + (apr_size_t)i * SS_METRICS_NAME_MAX, name)) {
+            return (long)i;
         }
-        if (st == SS_SLOT_READY) {
-            if (t[i].hash == h && strcmp(t[i].name, name) == 0) {
-                return &t[i];
-            }
-            continue;
-        }
-        if (st != SS_SLOT_FREE) {
-            continue;
-        }
-        if (SS_LOAD(&m->sources_used) >= m->sources) {
-            return NULL;
-        }
-        if (SS_CAS(&t[i].state, &st, SS_SLOT_BUSY)) {
-            SS_ADD(&m->sources_used, 1);
-            t[i].hash = h;
-            memcpy(t[i].name, name, strlen(name) + 1);
-#ifdef SS_METRICS_TEST
-            if (ss_metrics_test_claimed) {
-                ss_metrics_test_claimed(m, name);
-            }
-#endif
-            __atomic_store_n(&t[i].state, SS_SLOT_READY, __ATOMIC_RELEASE);
-            return &t[i];
-        }
-        /* Lost the race for this slot: look at it again. */
-        n--;
-        i = (i - 1) & mask;
     }
-    return NULL;
+    *at = m->name_slots;
+    return -1;
 }
 
-int ss_metrics_reserve_source(ss_metrics_t *m, const char *source)
+/* The count of source name (already a label), claiming a slot under the
+ * lock when it has none; NULL when no room is left. */
+static apr_uint64_t *ss_name_count(ss_metrics_t *m, const char *name,
+                                   const ss_metrics_lock_t *lock)
 {
-    char name[SS_METRICS_NAME_MAX];
+    ss_name_head_t *heads = SS_AT(m, off_heads, ss_name_head_t *);
+    apr_uint64_t *counts = SS_AT(m, off_counts, apr_uint64_t *);
+    apr_uint32_t h = ss_hash(name), at;
+    long i = ss_name_find(m, name, h, &at);
 
-    ss_clean_name(name, source);
-    return ss_source(m, name) != NULL;
+    if (i >= 0) {
+        return &counts[i];
+    }
+    if (!lock || SS_LOAD(&m->names_used) >= m->names) {
+        return NULL;
+    }
+    if (lock->lock(lock->baton) != 0) {
+        return NULL;
+    }
+    /* Another process may have claimed it since: look again. */
+    i = ss_name_find(m, name, h, &at);
+    if (i < 0 && at < m->name_slots && SS_LOAD(&m->names_used) < m->names) {
+        char *slot = SS_AT(m, off_names, char *)
+                     + (apr_size_t)at * SS_METRICS_NAME_MAX;
+        heads[at].hash = h;
+        memcpy(slot, name, strlen(name) + 1);
+#ifdef SS_METRICS_TEST
+        if (ss_metrics_test_claimed) {
+            ss_metrics_test_claimed(m, name);
+        }
+#endif
+        SS_RELEASE(&heads[at].state, SS_NAME_READY);
+        SS_ADD(&m->names_used, 1);
+        i = (long)at;
+    }
+    lock->unlock(lock->baton);
+    return i >= 0 ? &counts[i] : NULL;
 }
 
 #if defined(__GNUC__)
@@ -296,23 +325,26 @@ int ss_metrics_reserve_source(ss_metrics_t *m, const char *source)
 
 static SS_NOINLINE void ss_count_slow(ss_metrics_t *m, unsigned shard,
                                       int code, int substatus,
-                                      const char *source);
+                                      const ss_series_t *src,
+                                      const ss_metrics_lock_t *lock);
 
 void ss_metrics_count(ss_metrics_t *m, unsigned shard, int code,
-                      int substatus, const char *source)
+                      int substatus, const ss_series_t *src,
+                      const ss_metrics_lock_t *lock)
 {
     /* Most responses: a code, no substatus, no source; no stack frame. */
-    if (substatus <= 0 && !source && code >= SS_METRICS_CODE_MIN
+    if (substatus <= 0 && !src && code >= SS_METRICS_CODE_MIN
         && code <= SS_METRICS_CODE_MAX) {
         SS_ADD(&ss_codes(m, shard % SS_METRICS_SHARDS)
                    [code - SS_METRICS_CODE_MIN], 1);
         return;
     }
-    ss_count_slow(m, shard, code, substatus, source);
+    ss_count_slow(m, shard, code, substatus, src, lock);
 }
 
 static void ss_count_slow(ss_metrics_t *m, unsigned shard, int code,
-                          int substatus, const char *source)
+                          int substatus, const ss_series_t *src,
+                          const ss_metrics_lock_t *lock)
 {
     if (code < SS_METRICS_CODE_MIN || code > SS_METRICS_CODE_MAX) {
         SS_ADD(&m->code_other, 1);
@@ -328,18 +360,21 @@ static void ss_count_slow(ss_metrics_t *m, unsigned shard, int code,
             SS_ADD(&slot->count, 1);
         }
         else {
-            SS_ADD(&ss_other(m)[code - SS_METRICS_CODE_MIN], 1);
+            SS_ADD(&SS_AT(m, off_other, apr_uint64_t *)
+                       [code - SS_METRICS_CODE_MIN], 1);
             SS_ADD(&m->counters[SS_METRIC_OVERFLOW], 1);
         }
     }
-    if (source) {
-        char name[SS_METRICS_NAME_MAX];
-        ss_source_slot_t *slot;
-
-        ss_clean_name(name, source);
-        slot = ss_source(m, name);
-        if (slot) {
-            SS_ADD(&slot->count, 1);
+    if (src) {
+        apr_uint64_t *count = NULL;
+        if (src->cell >= 0 && (unsigned)src->cell < m->cells) {
+            count = &SS_AT(m, off_cells, apr_uint64_t *)[src->cell];
+        }
+        else if (src->cell < 0) {
+            count = ss_name_count(m, src->label, lock);
+        }
+        if (count) {
+            SS_ADD(count, 1);
         }
         else {
             SS_ADD(&m->source_other, 1);
@@ -381,33 +416,52 @@ static void ss_push_row(apr_array_header_t *rows, int code, int sub,
     row->count = count;
 }
 
-ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m, apr_pool_t *p)
+/* Add a source row; rows of one label (a .htaccess rule named as one of
+ * the configuration's) are summed after sorting. */
+static void ss_push_source(apr_array_header_t *a, const char *name,
+                           apr_uint64_t count)
+{
+    ss_metrics_source_t *src = apr_array_push(a);
+
+    src->name = name;
+    src->count = count;
+}
+
+ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m,
+                                       const apr_array_header_t *conf,
+                                       apr_pool_t *p)
 {
     ss_metrics_snap_t *s = apr_pcalloc(p, sizeof(*s));
-    const ss_pair_slot_t *pt = ss_pair_slots(m);
-    const ss_source_slot_t *st = ss_source_slots(m);
+    const ss_pair_slot_t *pt = SS_AT(m, off_pairs, const ss_pair_slot_t *);
+    const ss_name_head_t *heads = SS_AT(m, off_heads, const ss_name_head_t *);
+    const apr_uint64_t *cells = SS_AT(m, off_cells, const apr_uint64_t *);
+    const apr_uint64_t *counts = SS_AT(m, off_counts, const apr_uint64_t *);
+    const char *names = SS_AT(m, off_names, const char *);
+    const apr_uint64_t *other = SS_AT(m, off_other, const apr_uint64_t *);
+    unsigned char *shown;
     apr_uint32_t i;
     unsigned c, k;
+    int n, j;
 
     s->rows = apr_array_make(p, 64, sizeof(ss_metrics_row_t));
     s->sources = apr_array_make(p, 16, sizeof(ss_metrics_source_t));
     for (c = 0; c < SS_METRICS_NCODES; c++) {
-        apr_uint64_t sum = 0, other = SS_LOAD(&ss_other(m)[c]);
+        apr_uint64_t sum = 0, o = SS_LOAD(&other[c]);
         for (k = 0; k < SS_METRICS_SHARDS; k++) {
             sum += SS_LOAD(&ss_codes(m, k)[c]);
         }
         if (sum) {
             ss_push_row(s->rows, (int)c + SS_METRICS_CODE_MIN, 0, sum);
         }
-        if (other) {
-            ss_push_row(s->rows, (int)c + SS_METRICS_CODE_MIN, -1, other);
+        if (o) {
+            ss_push_row(s->rows, (int)c + SS_METRICS_CODE_MIN, -1, o);
         }
     }
     if (SS_LOAD(&m->code_other)) {
         ss_push_row(s->rows, 0, 0, SS_LOAD(&m->code_other));
     }
     /* Every pair in the table, reserved ones with 0 too. */
-    for (i = 0; i < m->slots; i++) {
+    for (i = 0; i < m->pair_slots; i++) {
         apr_uint32_t key = SS_LOAD(&pt[i].key);
         if (key) {
             ss_push_row(s->rows, (int)(key >> 16), (int)(key & 0xffff),
@@ -417,28 +471,47 @@ ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m, apr_pool_t *p)
     qsort(s->rows->elts, s->rows->nelts, sizeof(ss_metrics_row_t),
           ss_row_cmp);
 
-    for (i = 0; i < m->slots; i++) {
-        if (__atomic_load_n(&st[i].state, __ATOMIC_ACQUIRE)
-            == SS_SLOT_READY) {
-            ss_metrics_source_t *src = apr_array_push(s->sources);
-            src->name = apr_pstrdup(p, st[i].name);
-            src->count = SS_LOAD(&st[i].count);
+    /* The configuration's sources, each cell once. */
+    shown = apr_pcalloc(p, m->cells + 1);
+    for (j = 0; conf && j < conf->nelts; j++) {
+        const ss_series_t *src = APR_ARRAY_IDX(conf, j, const ss_series_t *);
+        if (src->cell >= 0 && (unsigned)src->cell < m->cells
+            && !shown[src->cell]) {
+            shown[src->cell] = 1;
+            ss_push_source(s->sources, src->label,
+                           SS_LOAD(&cells[src->cell]));
+            s->sources_used++;
+        }
+    }
+    for (i = 0; i < m->name_slots; i++) {
+        if (SS_ACQUIRE(&heads[i].state) == SS_NAME_READY) {
+            ss_push_source(s->sources, apr_pstrdup(p, names
+                           + (apr_size_t)i * SS_METRICS_NAME_MAX),
+                           SS_LOAD(&counts[i]));
+            s->sources_used++;
         }
     }
     qsort(s->sources->elts, s->sources->nelts, sizeof(ss_metrics_source_t),
           ss_source_cmp);
+    for (n = 0, j = 0; j < s->sources->nelts; j++) {
+        ss_metrics_source_t *a = (ss_metrics_source_t *)s->sources->elts;
+        if (n && !strcmp(a[n - 1].name, a[j].name)) {
+            a[n - 1].count += a[j].count;
+        }
+        else {
+            a[n++] = a[j];
+        }
+    }
+    s->sources->nelts = n;
     if (SS_LOAD(&m->source_other)) {
-        ss_metrics_source_t *src = apr_array_push(s->sources);
-        src->name = "other";
-        src->count = SS_LOAD(&m->source_other);
+        ss_push_source(s->sources, "other", SS_LOAD(&m->source_other));
     }
     for (k = 0; k < SS_METRIC_COUNT; k++) {
         s->counters[k] = SS_LOAD(&m->counters[k]);
     }
     s->start_time = m->start_time;
     s->pairs = m->pairs;
-    s->source_room = m->sources;
+    s->source_room = m->cells + m->names;
     s->pairs_used = SS_LOAD(&m->pairs_used);
-    s->sources_used = SS_LOAD(&m->sources_used);
     return s;
 }

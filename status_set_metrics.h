@@ -13,8 +13,17 @@
  *   - a table of (code, substatus) pairs with room for a fixed number
  *     (the configured pairs plus StatusSetMetricsCapacity); a pair past
  *     it counts in its code's "other" cell and in the overflow counter;
- *   - a table of sources (FILE:LINE of a rule, api, header:NAME) of the
- *     same size, past which a source counts as "other".
+ *   - one cell per source the configuration names (a rule, the API, a
+ *     StatusSetFromHeader header), handed out by the parent: a source is
+ *     counted by its cell's index, with no look-up, and the cell's name
+ *     lives in the configuration, not in the segment;
+ *   - a table of sources that the configuration did not name (rules of
+ *     .htaccess files, read by the children), looked up by name without a
+ *     lock; a new name is claimed under the caller's lock (a process-shared
+ *     mutex in httpd), once.  A slot is published with a release store
+ *     after its name is written, and never changes again: a reader that
+ *     sees it published (acquire) reads a whole name, and a writer that
+ *     dies before publishing leaves a free slot, not a stalled one.
  *
  * Labels come only from numbers and from source names the configuration
  * made: never from a phrase, an error text, a URL or a host.
@@ -42,35 +51,66 @@ typedef enum {
     SS_METRIC_HEADER_REJECTED,  /* StatusSetFromHeader values ignored */
     SS_METRIC_API_REFUSED,      /* ss_set_status() calls refused */
     SS_METRIC_OVERFLOW,         /* counted in an "other" cell */
-    SS_METRIC_TRACE_DROPPED,    /* trace records past StatusSetTraceLimit */
+    SS_METRIC_TRACE_DROPPED,    /* trace records not written */
     SS_METRIC_COUNT
 } ss_metric_e;
 
-/* Bytes a segment with room for pairs (code, substatus) pairs and sources
- * sources needs. */
-apr_size_t ss_metrics_size(unsigned pairs, unsigned sources);
+/* A source as the configuration knows it. */
+typedef struct {
+    const char *label;  /* name=, FILE:LINE, api or header:NAME, made
+                         * printable by ss_metrics_label() */
+    int cell;           /* its cell, given by the parent; -1: none, counted
+                         * by label in the table of other sources */
+} ss_series_t;
 
-/* Lay out a zeroed segment of ss_metrics_size(pairs, sources) bytes at
- * mem. */
-ss_metrics_t *ss_metrics_init(void *mem, unsigned pairs, unsigned sources,
+/* The room a segment is made with. */
+typedef struct {
+    unsigned pairs;     /* (code, substatus) pairs */
+    unsigned cells;     /* sources of the configuration */
+    unsigned names;     /* other sources, by name */
+} ss_metrics_room_t;
+
+/* The lock of the claim path (a process-shared mutex in httpd). */
+typedef struct {
+    int (*lock)(void *baton);       /* 0 when taken */
+    void (*unlock)(void *baton);
+    void *baton;
+} ss_metrics_lock_t;
+
+/* Bytes a segment with that room needs. */
+apr_size_t ss_metrics_size(const ss_metrics_room_t *room);
+
+/* Lay out a segment of ss_metrics_size(room) bytes at mem, which must be
+ * zeroed (anonymous shared memory is): nothing else is written, so pages
+ * no count reaches are never made resident. */
+ss_metrics_t *ss_metrics_init(void *mem, const ss_metrics_room_t *room,
                               apr_time_t now);
 
-/* Zero every count and forget every pair and source (a full restart). */
-void ss_metrics_reset(ss_metrics_t *m, apr_time_t now);
+/* The segment at mem if it has this code's layout (magic, version and
+ * size), else NULL: a module of another layout never misreads it. */
+ss_metrics_t *ss_metrics_check(void *mem, apr_size_t size);
 
-unsigned ss_metrics_pairs(const ss_metrics_t *m);
+void ss_metrics_room(const ss_metrics_t *m, ss_metrics_room_t *room);
 
-/* Count one final response.  substatus 0 counts by code alone; source
- * NULL when no setter acted.  shard is any number (taken modulo). */
+/* Zero a source cell before it is handed to another source (the parent,
+ * once no child that counted into it is left). */
+void ss_metrics_cell_clear(ss_metrics_t *m, unsigned cell);
+
+/* A label as kept: printable ASCII (any other byte becomes '?'), at most
+ * SS_METRICS_NAME_MAX - 1 bytes (a long one keeps its end, where the line
+ * number is). */
+const char *ss_metrics_label(apr_pool_t *p, const char *name);
+
+/* Count one final response.  substatus 0 counts by code alone; src NULL
+ * when no setter acted.  shard is any number (taken modulo).  lock is
+ * taken only to claim a slot for a new label. */
 void ss_metrics_count(ss_metrics_t *m, unsigned shard, int code,
-                      int substatus, const char *source);
+                      int substatus, const ss_series_t *src,
+                      const ss_metrics_lock_t *lock);
 
 /* Make room for a configured pair so that it is shown, with 0, before its
  * first response; 0 when the table is full. */
 int ss_metrics_reserve(ss_metrics_t *m, int code, int substatus);
-
-/* The same for a source name; 0 when no room was left. */
-int ss_metrics_reserve_source(ss_metrics_t *m, const char *source);
 
 void ss_metrics_add(ss_metrics_t *m, ss_metric_e which);
 
@@ -88,18 +128,23 @@ typedef struct {
 
 typedef struct {
     apr_array_header_t *rows;     /* ss_metrics_row_t, by code, substatus */
-    apr_array_header_t *sources;  /* ss_metrics_source_t, by name; "other"
-                                   * last when any */
+    apr_array_header_t *sources;  /* ss_metrics_source_t, by name, each
+                                   * once; "other" last when any */
     apr_uint64_t counters[SS_METRIC_COUNT];
     apr_time_t start_time;
     unsigned pairs, pairs_used, source_room, sources_used;
 } ss_metrics_snap_t;
 
-ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m, apr_pool_t *p);
+/* conf: the ss_series_t * of the configuration that reads (their cells
+ * and labels), or NULL. */
+ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m,
+                                       const apr_array_header_t *conf,
+                                       apr_pool_t *p);
 
 #ifdef SS_METRICS_TEST
-/* Unit tests only: called while a source slot is claimed and not yet
- * published, as if its writer were descheduled there. */
+/* Unit tests only: called while the claim lock is held and the slot is
+ * written but not yet published, as if its writer were descheduled (or
+ * killed) there. */
 extern void (*ss_metrics_test_claimed)(ss_metrics_t *m, const char *name);
 #endif
 

@@ -310,8 +310,29 @@ static const char *ss_allowed_options(apr_pool_t *p, unsigned allow)
         list = list ? apr_pstrcat(p, list, ", expr=EXPRESSION", NULL)
                     : "expr=EXPRESSION";
     }
+    if (allow & SS_ALLOW_NAME) {
+        list = list ? apr_pstrcat(p, list, ", name=NAME", NULL)
+                    : "name=NAME";
+    }
     return list ? apr_pstrcat(p, "allowed are ", list, NULL)
                 : "no option is allowed here";
+}
+
+const char *ss_check_name(apr_pool_t *p, const char *name)
+{
+    const char *s;
+
+    for (s = name; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("_.:-", *s)) {
+            break;
+        }
+    }
+    if (!*name || *s || s - name > SS_NAME_MAX) {
+        return apr_psprintf(p, "name=%s is not a rule name: 1 to %d "
+                            "letters, digits and _ . : -", ss_esc(p, name),
+                            SS_NAME_MAX);
+    }
+    return NULL;
 }
 
 /* location=URL: a non-empty URL or path, no white space or control byte. */
@@ -435,6 +456,17 @@ const char *ss_parse_words(apr_pool_t *p, int argc, const char *const *argv,
                 return "expr= is empty: give an ap_expr condition";
             }
             out->expr = v;
+            last_opt = v;
+        }
+        else if ((v = ss_option_value(word, "name")) != NULL
+                 && (allow & SS_ALLOW_NAME)) {
+            if (out->name) {
+                return "name= is given twice: a rule has one name";
+            }
+            if ((err = ss_check_name(p, v)) != NULL) {
+                return err;
+            }
+            out->name = v;
             last_opt = v;
         }
         else {

@@ -26,6 +26,8 @@
 #define SS_ALLOW_ERROR     0x01   /* error=N (every setter) */
 #define SS_ALLOW_LOCATION  0x02   /* location=URL (StatusSet) */
 #define SS_ALLOW_EXPR      0x04   /* expr=EXPRESSION (directives) */
+#define SS_ALLOW_NAME      0x08   /* name=NAME (rules) */
+#define SS_NAME_MAX        64     /* bytes of a rule's name */
 
 typedef struct {
     int code;              /* 200..599 */
@@ -36,6 +38,7 @@ typedef struct {
     int has_error;         /* "error=" was written */
     const char *location;  /* location=, or NULL */
     const char *expr;      /* expr=, or NULL (not compiled here) */
+    const char *name;      /* name=, or NULL */
 } ss_spec_t;
 
 /*
@@ -102,6 +105,12 @@ typedef struct {
  * "500-504" or "*" (all of 200-599).  On success returns NULL and sets
  * *out to an array of ss_match_t from p; else a message from p.
  */
+/*
+ * A rule's name= value: 1-64 bytes of letters, digits and _ . : -.  NULL
+ * or a message from p.
+ */
+const char *ss_check_name(apr_pool_t *p, const char *name);
+
 const char *ss_parse_match(apr_pool_t *p, const char *text,
                            apr_array_header_t **out);
 

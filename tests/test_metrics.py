@@ -301,7 +301,18 @@ def test_mod_status_page_and_auto(srv):
     assert m, r.body
     assert int(m.group(1)) == count(srv, resp(404, 13))
     assert re.search(r"^StatusSetOverflow: \d+$", r.body.decode(), re.M)
+    # the same figures as the handler's, sources and trace_dropped too (#16)
+    auto = dict(line.split(": ", 1) for line in r.body.decode().splitlines()
+                if line.startswith("StatusSet"))
+    doc = json.loads(scrape(srv, "/metrics?format=json").body)
+    for src in doc["sources"]:
+        assert int(auto["StatusSetRuleHits[%s]" % src["source"]]) \
+            >= src["count"]
+    assert len([k for k in auto if k.startswith("StatusSetRuleHits[")]) \
+        == len(doc["sources"])
+    assert int(auto["StatusSetTraceDropped"]) == doc["trace_dropped"]
     r = curl(srv.port, "/server-status")
+    assert "trace records dropped: " in r.body.decode()
     assert "<h2>Responses by status (mod_status_set)</h2>" in r.body.decode()
     assert "<td>404.13</td>" in r.body.decode()
 
