@@ -1081,6 +1081,7 @@ static int ss_fixups(request_rec *r)
         /* Subrequests never change the response. */
         return DECLINED;
     }
+    ss_trace_phase(r, SS_PHASE_FIXUPS);
     /* After mod_dir's and mod_negotiation's fast redirects (fixups and
      * type_checker, both before this hook). */
     ss_scrub(r);
@@ -1497,6 +1498,7 @@ static void ss_insert_filter(request_rec *r)
     if (r->main) {
         return;
     }
+    ss_trace_phase(r, SS_PHASE_HANDLER);
     if (!ss_slot(r) && !r->prev) {
         /* The usual request: no setter, no request before it, none of our
          * filters yet (the API adds them only from here on). */
@@ -1955,5 +1957,7 @@ SS_EXPORT AP_DECLARE_MODULE(status_set) = {
     ss_trace_merge_server,
     ss_cmds,
     ss_register_hooks,
-    AP_MODULE_FLAG_NONE
+    /* Every virtual host its own server config, even one without our
+     * directives: StatusSetTraceLimit's word is per host. */
+    AP_MODULE_FLAG_ALWAYS_MERGE
 };

@@ -86,6 +86,24 @@ static APR_INLINE ss_trace_set_t **ss_dir_traces(void *dconf)
 ss_trace_set_t *ss_trace_merge(apr_pool_t *p, ss_trace_set_t *add,
                                ss_trace_set_t *base);
 
+/* The moments a traced request's phases ended (ss_trace_phase()). */
+typedef enum {
+    SS_PHASE_FIXUPS,    /* access, authentication, authorization, fixups */
+    SS_PHASE_HANDLER,   /* the handler starts (insert_filter) */
+    SS_PHASE_COUNT
+} ss_phase_e;
+
+void ss_trace_phase_slow(request_rec *r, ss_phase_e phase);
+
+/* Note when phase ended, for a request a trace rule may pick: one test
+ * when no StatusSetTrace rule exists. */
+static APR_INLINE void ss_trace_phase(request_rec *r, ss_phase_e phase)
+{
+    if (ss_trace_configured) {
+        ss_trace_phase_slow(r, phase);
+    }
+}
+
 /* A step of the status chain of r (from: the status before it). */
 void ss_trace_step(request_rec *r, int from, int code, int substatus,
                    int error, const char *reason, const char *source);

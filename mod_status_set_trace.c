@@ -12,7 +12,9 @@
  * exists (ss_trace_configured); a request whose code no rule of its
  * context matches pays one bit test in log_transaction.
  */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "httpd.h"
 #include "http_config.h"
@@ -92,6 +94,7 @@ typedef struct {
     int limit;                      /* -1: unset */
     apr_file_t *log;                /* opened in open_logs */
     apr_uint64_t *limiter;          /* second << 32 | records, shared */
+    int nonblock;                   /* a pipe: one write, never a wait */
     int has_rules;                  /* StatusSetTrace rules apply here */
 } ss_trace_server_t;
 
@@ -324,6 +327,212 @@ void ss_trace_step(request_rec *r, int from, int code, int substatus,
 }
 
 /* ------------------------------------------------------------------ */
+/* Events and phases: what happened to a request while it ran          */
+
+/*
+ * For a request that a StatusSetTrace rule may pick (its server has
+ * rules), every error-log line that httpd or a module writes for it (its
+ * subrequests and internal redirects too: they log with the same main
+ * request, and redirects share its pool) is kept in the first request's
+ * pool, at most SS_EVENTS_MAX of them: when full, the least severe (the
+ * oldest of those) gives way to a line at least as severe, and what is
+ * left out is counted.  LogLevel decides what is written, so a
+ * per-directory LogLevel deepens the record as FREB's verbosity does.
+ */
+#define SS_TCTX_KEY     "mod_status_set-trace"
+#define SS_EVENTS_MAX   16
+#define SS_EVENT_MSG    300           /* bytes of one message kept */
+
+typedef struct {
+    apr_interval_time_t t_us;
+    int level;
+    int module_index;
+    const char *msg;
+} ss_event_t;
+
+typedef struct {
+    ss_event_t events[SS_EVENTS_MAX];
+    int nevents;
+    int dropped;
+    apr_interval_time_t phase[SS_PHASE_COUNT];  /* -1: not reached */
+} ss_tctx_t;
+
+static const char *const ss_phase_names[SS_PHASE_COUNT] = {
+    "fixups", "handler"
+};
+
+/* The first request of r's chain: the main request, then the first of its
+ * internal redirects (which share its pool). */
+static request_rec *ss_first(request_rec *r)
+{
+    while (r->main) {
+        r = r->main;
+    }
+    while (r->prev) {
+        r = r->prev;
+    }
+    return r;
+}
+
+static ss_tctx_t *ss_tctx(request_rec *r, int create)
+{
+    ss_tctx_t *t = NULL;
+    int i;
+
+    apr_pool_userdata_get((void **)&t, SS_TCTX_KEY, r->pool);
+    if (!t && create) {
+        t = apr_palloc(r->pool, sizeof(*t));
+        t->nevents = t->dropped = 0;
+        for (i = 0; i < SS_PHASE_COUNT; i++) {
+            t->phase[i] = -1;
+        }
+        apr_pool_userdata_setn(t, SS_TCTX_KEY, NULL, r->pool);
+    }
+    return t;
+}
+
+static int ss_server_traced(const server_rec *s)
+{
+    const ss_trace_server_t *c = ap_get_module_config(s->module_config,
+                                                      &status_set_module);
+    return c->has_rules;
+}
+
+void ss_trace_phase_slow(request_rec *r, ss_phase_e phase)
+{
+    ss_tctx_t *t;
+
+    if (r->main || !ss_server_traced(r->server)) {
+        return;
+    }
+    r = ss_first(r);
+    t = ss_tctx(r, 1);
+    if (t->phase[phase] < 0) {
+        t->phase[phase] = apr_time_now() - r->request_time;
+    }
+}
+
+static void ss_trace_error_log(const ap_errorlog_info *info,
+                               const char *errstr)
+{
+    request_rec *r;
+    ss_tctx_t *t;
+    ss_event_t *e;
+    int i;
+
+    if (!ss_trace_configured || !info->r || !errstr
+        || !ss_server_traced(info->r->server)) {
+        return;
+    }
+    r = ss_first((request_rec *)info->r);
+    t = ss_tctx(r, 1);
+    if (t->nevents < SS_EVENTS_MAX) {
+        e = &t->events[t->nevents++];
+    }
+    else {
+        /* The least severe, the oldest of those, gives way. */
+        e = &t->events[0];
+        for (i = 1; i < SS_EVENTS_MAX; i++) {
+            if (t->events[i].level > e->level) {
+                e = &t->events[i];
+            }
+        }
+        t->dropped++;
+        if (info->level > e->level) {
+            return;
+        }
+        memmove(e, e + 1, (apr_size_t)((t->events + SS_EVENTS_MAX)
+                                       - (e + 1)) * sizeof(*e));
+        e = &t->events[SS_EVENTS_MAX - 1];
+    }
+    e->t_us = apr_time_now() - r->request_time;
+    e->level = info->level;
+    e->module_index = info->module_index;
+    e->msg = apr_pstrndup(r->pool, errstr, SS_EVENT_MSG);
+}
+
+static const char *ss_level_name(int level)
+{
+    static const char *const names[] = {
+        "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"
+    };
+
+    if (level >= 0 && level < 8) {
+        return names[level];
+    }
+    return level <= APLOG_TRACE8 ? "trace" : "unknown";
+}
+
+/* msg with every occurrence of the request's query strings replaced, for
+ * a rule that leaves queries out: a module may write the URL it was given
+ * (SS0001, mod_rewrite, mod_security2). */
+static const char *ss_scrub_query(apr_pool_t *p, const char *msg,
+                                  const char *const *queries, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        const char *q = queries[i], *at;
+        apr_size_t len = q ? strlen(q) : 0;
+        if (!len) {
+            continue;
+        }
+        while ((at = strstr(msg, q)) != NULL) {
+            msg = apr_pstrcat(p, apr_pstrmemdup(p, msg,
+                                                (apr_size_t)(at - msg)),
+                              "[query]", at + len, NULL);
+        }
+    }
+    return msg;
+}
+
+/* events, events_dropped and phases of the record. */
+static void ss_trace_events(ss_trace_buf_t *b, request_rec *r, int query)
+{
+    const ss_tctx_t *t = ss_tctx(r, 0);
+    const char *queries[8];
+    int i, nq = 0;
+    request_rec *q;
+
+    for (q = r; !query && q && nq < 7; q = q->next) {
+        queries[nq++] = q->args;
+        if (q == r) {
+            queries[nq++] = q->parsed_uri.query;
+        }
+    }
+
+    if (ss_trace_open(b, "events", '[')) {
+        for (i = 0; t && i < t->nevents; i++) {
+            const ss_event_t *e = &t->events[i];
+            const char *mod = e->module_index == APLOG_NO_MODULE ? NULL
+                : ap_find_module_short_name(e->module_index);
+            if (ss_trace_open(b, NULL, '{')) {
+                ss_trace_int(b, "t_us", e->t_us);
+                ss_trace_str(b, "module", mod ? mod : "core");
+                ss_trace_str(b, "level", ss_level_name(e->level));
+                ss_trace_str(b, "msg", nq ? ss_scrub_query(r->pool, e->msg,
+                                                          queries, nq)
+                                          : e->msg);
+            }
+            ss_trace_close(b);
+        }
+    }
+    ss_trace_close(b);
+    if (t && t->dropped) {
+        ss_trace_int(b, "events_dropped", t->dropped);
+    }
+    if (ss_trace_open(b, "phases", '{')) {
+        for (i = 0; t && i < SS_PHASE_COUNT; i++) {
+            if (t->phase[i] >= 0) {
+                ss_trace_int(b, ss_phase_names[i], t->phase[i]);
+            }
+        }
+        ss_trace_int(b, "log", apr_time_now() - r->request_time);
+    }
+    ss_trace_close(b);
+}
+
+/* ------------------------------------------------------------------ */
 /* Logs                                                               */
 
 static int ss_trace_pre_config(apr_pool_t *p, apr_pool_t *plog,
@@ -438,6 +647,30 @@ static apr_file_t *ss_tlog_pipe(ss_tlog_t *l, int graceful, server_rec *s)
     return l->pipe;
 }
 
+/* Is f a pipe or a socket (a "file" such as /dev/stdout under a container's
+ * log collector)?  Writing there can wait on a reader as a piped log can. */
+static int ss_is_stream(apr_file_t *f)
+{
+    apr_os_file_t fd;
+    struct stat st;
+
+    return apr_os_file_get(&fd, f) == APR_SUCCESS && fstat(fd, &st) == 0
+           && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+/* A pipe or socket opened by name gets its own open file description:
+ * O_NONBLOCK on it touches no other user of the pipe. */
+static void ss_file_nonblock(apr_file_t *f)
+{
+    apr_os_file_t fd;
+    int flags;
+
+    if (ss_is_stream(f) && apr_os_file_get(&fd, f) == APR_SUCCESS
+        && (flags = fcntl(fd, F_GETFL)) >= 0) {
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    }
+}
+
 static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_t *ptemp, server_rec *s)
 {
@@ -462,7 +695,7 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
     for (v = s; v; v = v->next) {
         ss_trace_server_t *c = ap_get_module_config(v->module_config,
                                                     &status_set_module);
-        ss_tlog_t *l;
+        ss_tlog_t *l, *lim;
         apr_file_t *f;
 
         if (!c->log_name) {
@@ -477,12 +710,22 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
         if (!(l = ss_tlog_get(list, c->log_name, v))) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        if (l->seen != gen) {
-            l->seen = gen;
+        l->seen = gen;
+        /* StatusSetTraceLimit's word: each virtual host's own, for each
+         * log it writes to, kept while the host keeps its name. */
+        lim = ss_tlog_get(list, apr_psprintf(ptemp, "\001%s:%u\n%s",
+                                             v->server_hostname, v->port,
+                                             c->log_name), v);
+        if (!lim) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (lim->seen != gen) {
+            lim->seen = gen;
             if (!graceful) {
-                *l->limiter = 0;
+                *lim->limiter = 0;
             }
         }
+        c->limiter = lim->limiter;
         f = apr_hash_get(opened, c->log_name, APR_HASH_KEY_STRING);
         if (!f && c->log_name[0] == '|') {
             if (!(f = ss_tlog_pipe(l, graceful, v))) {
@@ -500,10 +743,11 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
                              "open StatusSetTraceLog %s", c->log_name);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
+            ss_file_nonblock(f);
         }
         apr_hash_set(opened, c->log_name, APR_HASH_KEY_STRING, f);
         c->log = f;
-        c->limiter = l->limiter;
+        c->nonblock = c->log_name[0] == '|' || ss_is_stream(f);
     }
     /* Targets no server names any more: their programs stop now.  (The
      * children of the old generation that still write there drop what
@@ -575,17 +819,33 @@ typedef struct {
     apr_pool_t *pool;
 } ss_hdr_ctx_t;
 
-/* Headers whose value is a credential, whatever the case of the name. */
-static const char *const ss_secret_headers[] = {
-    "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
-    "Set-Cookie2", "X-Api-Key", "X-Auth-Token", "X-CSRF-Token",
-    "X-XSRF-Token", NULL
+/* Headers whose value is a credential: any name holding one of these,
+ * whatever its case (Authorization, Proxy-Authorization, Cookie,
+ * Set-Cookie, X-Api-Key, X-Auth-Token, X-Amz-Security-Token,
+ * Private-Token, X-Vault-Token, X-CSRF-Token, a session id...). */
+static const char *const ss_secret_words[] = {
+    "auth", "cookie", "token", "secret", "passw", "api-key", "apikey",
+    "session", "credential", "signature", NULL
 };
 
-/* Headers whose value is a URL, which may carry a query or a password. */
+/* Headers whose value is or holds a URL, which may carry a query or a
+ * password. */
 static const char *const ss_url_headers[] = {
-    "Referer", "Location", "Content-Location", "Refresh", NULL
+    "Referer", "Location", "Content-Location", "Refresh", "Link",
+    "X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Uri", "Origin", NULL
 };
+
+static int ss_secret_name(const char *name)
+{
+    const char *const *w;
+
+    for (w = ss_secret_words; *w; w++) {
+        if (ap_strcasestr(name, *w)) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static int ss_name_in(const char *name, const char *const *list)
 {
@@ -602,21 +862,33 @@ static int ss_name_in(const char *name, const char *const *list)
  * Works on any string (a bad request's target, a Refresh value). */
 static const char *ss_safe_url(apr_pool_t *p, const char *url, int query)
 {
-    const char *q, *auth, *at, *colon;
+    const char *auth, *at = NULL, *colon, *x;
     apr_size_t n;
 
     if (!url) {
         return NULL;
     }
-    if (!query && (q = strchr(url, '?')) != NULL) {
-        url = apr_pstrmemdup(p, url, (apr_size_t)(q - url));
+    if (!query && url[strcspn(url, "?#")]) {
+        url = apr_pstrmemdup(p, url, strcspn(url, "?#"));
     }
-    if (!(auth = strstr(url, "://"))) {
+    /* The authority: after "scheme://", or "//" (a protocol-relative
+     * URL); its userinfo ends at its last '@', as apr_uri_parse() and %r
+     * read it. */
+    if ((auth = strstr(url, "://")) != NULL) {
+        auth += 3;
+    }
+    else if ((auth = strstr(url, "//")) != NULL) {
+        auth += 2;
+    }
+    else {
         return url;
     }
-    auth += 3;
     n = strcspn(auth, "/?#");
-    at = memchr(auth, '@', n);
+    for (x = auth; x < auth + n; x++) {
+        if (*x == '@') {
+            at = x;
+        }
+    }
     colon = at ? memchr(auth, ':', (apr_size_t)(at - auth)) : NULL;
     if (!colon) {
         return url;
@@ -638,7 +910,7 @@ static int ss_trace_header(void *v, const char *name, const char *value)
     if (!keep) {
         return 1;
     }
-    if (ss_name_in(name, ss_secret_headers)) {
+    if (ss_secret_name(name)) {
         value = SS_REDACTED;
     }
     else if (ss_name_in(name, ss_url_headers)) {
@@ -684,26 +956,24 @@ static void ss_trace_status(ss_trace_buf_t *b, int code, int substatus,
     ss_trace_str(b, "source", source);
 }
 
-/* The request line as the client sent it (%r), its target made safe as
- * ss_safe_url() makes it.  A line that is not METHOD TARGET HTTP/x.y (a
- * 400) is cut as a whole at its query. */
+/* The request line as the client sent it (%r), made safe as ss_safe_url()
+ * makes a URL: the whole line up to its protocol, so that a line httpd
+ * refused (no space, no method, a space in the target) is cut at its query
+ * all the same. */
 static const char *ss_request_line(apr_pool_t *p, const char *line,
                                    int query)
 {
-    const char *target, *proto;
-    apr_size_t n;
+    const char *proto;
 
-    if (!line || !(target = strchr(line, ' '))) {
-        return line;
+    if (!line) {
+        return NULL;
     }
-    target++;
-    proto = strrchr(target, ' ');
+    proto = strrchr(line, ' ');
     if (!proto || strncmp(proto, " HTTP/", 6) != 0) {
-        proto = target + strlen(target);
+        proto = line + strlen(line);
     }
-    n = (apr_size_t)(proto - target);
-    return apr_pstrcat(p, apr_pstrmemdup(p, line, (apr_size_t)(target - line)),
-                       ss_safe_url(p, apr_pstrmemdup(p, target, n), query),
+    return apr_pstrcat(p, ss_safe_url(p, apr_pstrmemdup(p, line,
+                                      (apr_size_t)(proto - line)), query),
                        proto, NULL);
 }
 
@@ -732,12 +1002,16 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
     ss_trace_str(b, "time", stamp);
     ss_trace_str(b, "unique_id", apr_table_get(r->subprocess_env,
                                                "UNIQUE_ID"));
+    for (q = r; q && !q->log_id; q = q->next) {
+    }
+    ss_trace_str(b, "log_id", q ? q->log_id : NULL);
     ss_trace_str(b, "vhost", last->server->server_hostname);
     ss_trace_int(b, "port", r->connection->local_addr->port);
     ss_trace_str(b, "client", r->useragent_ip);
     ss_trace_str(b, "request", ss_request_line(r->pool, r->the_request,
                                                rule->query));
-    ss_trace_str(b, "method", r->method);
+    /* A line httpd refused may have no space before its query. */
+    ss_trace_str(b, "method", ss_safe_url(r->pool, r->method, rule->query));
     ss_trace_str(b, "uri", ss_record_uri(r->pool, r->uri, rule->query));
     if (rule->query) {
         ss_trace_str(b, "query", r->args);
@@ -777,6 +1051,7 @@ static const char *ss_trace_record(request_rec *r, const ss_outcome_t *o,
         }
         ss_trace_close(b);
     }
+    ss_trace_events(b, r, rule->query);
     ss_trace_headers(r->pool, b, "request_headers", rule, r->headers_in, NULL);
     ss_trace_headers(r->pool, b, "response_headers", rule, last->headers_out,
                      last->err_headers_out);
@@ -910,7 +1185,7 @@ static SS_NOINLINE int ss_trace_write(request_rec *r, const ss_outcome_t *o,
         return DECLINED;
     }
     rec = ss_trace_record(r, o, rule, taken, &len);
-    if (c->log_name[0] == '|') {
+    if (c->nonblock) {
         /* One non-blocking write() of at most PIPE_BUF bytes: all or
          * nothing, and never a wait for a slow or stopped reader. */
         apr_size_t n = len;
@@ -934,4 +1209,5 @@ void ss_trace_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(ss_trace_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_open_logs(ss_trace_open_logs, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_log_transaction(ss_trace_log, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_error_log(ss_trace_error_log, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -423,8 +423,10 @@ def rewrite_conf(h, old, new):
 
 
 @pytest.mark.skipif(pyhttpd.VALGRIND, reason="one process under valgrind")
-def test_off_at_a_full_restart_then_on_at_a_graceful_starts_from_zero():
+def test_off_at_a_full_restart_then_on_at_a_graceful_starts_from_zero(
+        errlog):
     """Counts of before a full restart never come back (adversary, #10)."""
+    errlog.expect("SS0012")
     h = start_server_obj(pyhttpd.Httpd(
         "StatusSetMetrics On\n<Location /metrics>\n"
         "    SetHandler status-set-metrics\n</Location>\n"

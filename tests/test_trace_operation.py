@@ -8,14 +8,15 @@ Each test here failed against the code before issue 16.
 
 import json
 import os
+import subprocess
 import threading
 import time
 
 import pytest
 
 import pyhttpd
-from conftest import (BACKEND_VHOST, assert_config_rejected, http, raw,
-                      start_server_obj, stop_server)
+from conftest import (BACKEND_VHOST, asis, assert_config_rejected, http,
+                      raw, start_server_obj, stop_server)
 from pyhttpd import BASE_MODULES
 
 ONE_PROCESS = pytest.mark.skipif(pyhttpd.VALGRIND,
@@ -172,6 +173,61 @@ def test_trace_limit_holds_across_a_graceful_restart():
         stop_server(h)
 
 
+def test_each_virtual_host_has_its_own_trace_limit():
+    """Two hosts writing to one log: a noisy one never takes the other's
+    records (adversary, #16)."""
+    h = start_server_obj(pyhttpd.Httpd(
+        METRICS + "StatusSetTraceLog logs/trace.log\nStatusSetTraceLimit 3\n"
+        "StatusSetTrace 404\n"
+        "<VirtualHost 127.0.0.1:@PORT@>\n    ServerName a.test\n"
+        "</VirtualHost>\n<VirtualHost 127.0.0.1:@PORT@>\n"
+        "    ServerName b.test\n</VirtualHost>\n", name="trace-vlimit"))
+    try:
+        for attempt in range(5):
+            before = len(records(h, "logs/trace.log"))
+            time.sleep(1 - time.time() % 1 + 0.01)
+            second = int(time.time())
+            for host in ("a.test", "b.test"):
+                for _ in range(5):
+                    http(h.port, "/nope", headers=["Host: " + host])
+            if int(time.time()) != second:
+                continue
+            got = wait_records(h, "logs/trace.log", before + 6)[before:]
+            time.sleep(0.3)
+            got = records(h, "logs/trace.log")[before:]
+            assert sorted(x["vhost"] for x in got) == \
+                ["a.test"] * 3 + ["b.test"] * 3
+            return
+        pytest.skip("ten requests never fit in one second")
+    finally:
+        stop_server(h)
+
+
+@ONE_PROCESS
+def test_a_trace_file_that_is_a_stalled_pipe_never_blocks(errlog):
+    """StatusSetTraceLog names a FIFO (as /dev/stdout under a container's
+    log collector) whose reader stopped: requests never wait for it."""
+    errlog.expect("SS0022")
+    h = pyhttpd.Httpd(METRICS + "StatusSetTraceLog logs/fifo\n"
+                      "StatusSetTraceLimit 0\nStatusSetTrace 404\n",
+                      name="trace-fifo")
+    os.mkfifo(h.path("logs/fifo"))
+    reader = subprocess.Popen(["sh", "-c", "exec sleep 100000 < '%s'"
+                               % h.path("logs/fifo")])
+    try:
+        start_server_obj(h)
+        for i in range(120):
+            r = http(h.port, "/nope%d" % i, headers=["X-Fill: " + "f" * 600])
+            assert r.status_line == b"HTTP/1.1 404 Not Found", i
+        assert dropped(h) > 0
+    finally:
+        t = time.time()
+        stop_server(h)
+        assert time.time() - t < 10, "apache2 needed SIGKILL to stop"
+        reader.kill()
+        reader.wait()
+
+
 PRIVACY = BACKEND_VHOST + r"""
 ProxyRequests On
 <Proxy "*">
@@ -189,7 +245,12 @@ StatusSetTrace 4xx
 def test_no_query_or_password_reaches_a_record_with_query_off(errlog):
     errlog.expect("AH00126")     # the bad request line, from core
     h = start_server_obj(pyhttpd.Httpd(
-        PRIVACY, files={"htdocs/dir/index.html": "i\n"},
+        PRIVACY + "ProxyPass /proto/ http://127.0.0.1:@PORT2@/\n",
+        files={"htdocs/dir/index.html": "i\n",
+               "backend/loc.asis": asis("404 Nope", [
+                   "Content-Location: //user:SECRET12@evil.test/x"
+                   "#access_token=SECRET13",
+                   "Link: </next?token=SECRET14>; rel=next"])},
         modules=BASE_MODULES + ["proxy", "proxy_http", "asis"],
         name="trace-privacy", extra_ports=1))
     try:
@@ -204,16 +265,31 @@ def test_no_query_or_password_reaches_a_record_with_query_off(errlog):
         assert r.status_line == b"HTTP/1.1 400 Bad Request"
         # a request line httpd refuses (400)
         raw(h.port, b"GET /a?tok=SECRET3 RET HTTP/1.1\r\nHost: x\r\n\r\n")
+        # lines httpd refuses without the usual spaces (adversary, #16)
+        for line in (b"GET/x?tok=SECRET6 HTTP/1.1", b"/x?tok=SECRET7 HTTP/1.1",
+                     b"/x?tok=SECRET8"):
+            raw(h.port, line + b"\r\nHost: x\r\n\r\n")
+        # a password holding '@', and a protocol-relative URL; a fragment;
+        # a Link; a token header that is not called Authorization
+        r = http(h.port, "/nope", headers=[
+            "Referer: http://bob:p@ssSECRET9@site.test/",
+            "X-Amz-Security-Token: SECRET10",
+            "Private-Token: SECRET11"])
+        r = http(h.port, "/proto/loc.asis")
+        assert r.header("Content-Location") == \
+            "//user:SECRET12@evil.test/x#access_token=SECRET13"
         # mod_dir's redirect: a Location with the query
         r = http(h.port, "/dir?tok=SECRET4")
         assert r.status_line == b"HTTP/1.1 301 Moved Permanently"
         assert "SECRET4" in r.header("Location")
-        got = wait_records(h, "logs/trace.log", 5)
+        got = wait_records(h, "logs/trace.log", 11)
         with open(h.path("logs/trace.log")) as f:
             text = f.read()
-        for secret in ("SECRET1", "SECRET2", "SECRET3", "SECRET4",
-                       "SECRET5", "PASSWORD"):
+        for secret in ["PASSWORD", "ssSECRET9"] + \
+                ["SECRET%d" % i for i in range(1, 15)]:
             assert secret not in text, (secret, text)
+        assert "http://bob:XXXXXXXX@site.test/" in text
+        assert '"//user:XXXXXXXX@evil.test/x"' in text
         proxied, = [x for x in got if x["uri"].startswith("http://")
                     and x["status"] == 404]
         assert proxied["uri"] == back + "/x"
@@ -224,6 +300,9 @@ def test_no_query_or_password_reaches_a_record_with_query_off(errlog):
                    (x["request"] or "")]
         assert masked["request"] == \
             "GET http://u:XXXXXXXX@127.0.0.1/y HTTP/1.1"
+        assert sorted(x["request"] for x in got if x["status"] == 400
+                      and "/x" in (x["request"] or "")) == \
+            ["/x", "/x HTTP/1.1", "GET/x HTTP/1.1"]
         bad, = [x for x in got if (x["request"] or "").startswith("GET /a")]
         # httpd keeps "GET /a?tok=SECRET3 RET": nothing after the query
         assert bad["request"] == "GET /a", bad
@@ -290,7 +369,8 @@ def test_help_texts_say_what_the_directives_do():
     try:
         import subprocess
         p = subprocess.run([pyhttpd.APACHE, "-L", "-f", h.conf_path],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=30,
+                           env=h.env())
         out = p.stdout
         limit = out[out.index("StatusSetTraceLimit"):]
         limit = limit[:limit.index("Allowed in")]
@@ -300,3 +380,108 @@ def test_help_texts_say_what_the_directives_do():
         assert "[query=on|off] [headers=NAME,...]" in out
     finally:
         h.cleanup()
+
+
+CAUSES = r"""
+ErrorLogFormat "[%{u}t] [%-m:%l] [pid %P] [%L] [client\\ %a] %M"
+StatusSetTraceLog logs/trace.log
+StatusSetTraceLimit 0
+StatusSetTrace 4xx,5xx
+<Location /priv>
+    Require all denied
+</Location>
+<Location /deep>
+    LogLevel info
+</Location>
+<Directory "@ROOT@/htdocs/broken">
+    AllowOverride All
+</Directory>
+<Directory "@ROOT@/htdocs/locked">
+    AllowOverride All
+</Directory>
+"""
+
+
+def test_a_record_names_the_cause_of_a_status_httpd_set(errlog):
+    """FREB's promise: a Require 403, a broken .htaccess's 500 and a core
+    404 under a per-directory LogLevel carry the error-log lines written
+    for them, with the module, level and message; log_id joins the record
+    with the error log's %L; phases tell when each phase ended."""
+    errlog.expect("AH01630", "AH00529", "AH00128")
+    errlog.expect_match(r"htaccess: Invalid command 'NoSuchDirective'")
+    h = start_server_obj(pyhttpd.Httpd(
+        CAUSES, files={"htdocs/broken/.htaccess": "NoSuchDirective on\n",
+                       "htdocs/broken/x.txt": "x\n",
+                       "htdocs/locked/.htaccess": "# unreadable\n",
+                       "htdocs/locked/x.txt": "x\n"},
+        name="trace-causes", log_level="warn"))
+    os.chmod(h.path("htdocs/locked/.htaccess"), 0)
+    if os.getuid() != 0:
+        pytest.skip("the children must not be able to read a file")
+    try:
+        assert http(h.port, "/locked/x.txt").status_line == \
+            b"HTTP/1.1 403 Forbidden"
+        assert http(h.port, "/priv/x").status_line == \
+            b"HTTP/1.1 403 Forbidden"
+        assert http(h.port, "/broken/x.txt").status_line == \
+            b"HTTP/1.1 500 Internal Server Error"
+        assert http(h.port, "/deep/nope").status_line == \
+            b"HTTP/1.1 404 Not Found"
+        assert http(h.port, "/nope").status_line == b"HTTP/1.1 404 Not Found"
+        got = {x["uri"]: x for x in wait_records(h, "logs/trace.log", 5)}
+        locked, = got["/locked/x.txt"]["events"]
+        assert (locked["module"], locked["level"]) == ("core", "crit")
+        assert locked["msg"].startswith("(13)Permission denied: AH00529: ") \
+            or locked["msg"].startswith("AH00529: "), locked
+        denied = got["/priv/x"]
+        ev, = denied["events"]
+        assert (ev["module"], ev["level"]) == ("authz_core", "error")
+        assert ev["msg"].startswith("AH01630: client denied by server "
+                                    "configuration: ")
+        assert ev["t_us"] >= 0
+        # the error log's line for it carries the record's log_id
+        assert denied["log_id"]
+        line, = [x for x in h.error_log().splitlines() if "AH01630" in x]
+        assert "[%s]" % denied["log_id"] in line
+        assert list(denied["phases"]) == ["log"]   # refused before fixups
+        bad, = got["/broken/x.txt"]["events"]
+        assert (bad["module"], bad["level"]) == ("core", "alert")
+        assert "htaccess: Invalid command 'NoSuchDirective'" in bad["msg"]
+        deep = got["/deep/nope"]
+        assert any(e["msg"].startswith("AH00128: File does not exist")
+                   and e["level"] == "info" for e in deep["events"])
+        p = deep["phases"]
+        assert 0 <= p["fixups"] <= p["handler"] <= p["log"]
+        # the server's LogLevel warn writes nothing for a core 404
+        assert got["/nope"]["events"] == []
+    finally:
+        stop_server(h)
+
+
+def test_events_are_bounded_and_keep_the_most_severe(errlog):
+    errlog.expect_match(r"\[rewrite:trace\d\]")
+    errlog.expect("AH01630")
+    # mod_rewrite at trace3 writes lines for every rule it tries
+    rules = "".join("RewriteRule ^/noisy/ - [E=N%d:1]\n" % i
+                    for i in range(30))
+    h = start_server_obj(pyhttpd.Httpd(
+        CAUSES + "RewriteEngine On\n" + rules +
+        "<Location /noisy/denied>\n    Require all denied\n"
+        "</Location>\n", name="trace-noisy",
+        log_level="warn rewrite:trace3"))
+    try:
+        r = http(h.port, "/noisy/denied?tok=SECRET", headers=[
+            "X-Pad-%d: %s" % (i, "p" * 200) for i in range(5)])
+        assert r.status_line == b"HTTP/1.1 403 Forbidden"
+        rec, = wait_records(h, "logs/trace.log", 1)
+        with open(h.path("logs/trace.log"), "rb") as f:
+            assert len(f.read()) <= 4096
+        assert len(rec["events"]) <= 16
+        assert rec.get("events_dropped", 0) > 0
+        # the error that decided the status is kept over trace lines
+        assert any(e["msg"].startswith("AH01630") for e in rec["events"])
+        assert "SECRET" not in json.dumps(rec)
+        times = [e["t_us"] for e in rec["events"]]
+        assert times == sorted(times)
+    finally:
+        stop_server(h)
