@@ -59,6 +59,7 @@ APLOG_USE_MODULE(status_set);
 typedef struct {
     const char *key;
     int cell;
+    ap_generation_t born;     /* the first generation that counted in it */
     ap_generation_t retired;  /* 0: configured; else the first generation
                                * whose configuration lacks it */
 } ss_cell_t;
@@ -238,8 +239,11 @@ static unsigned ss_room_for(int configured)
     return n > SS_METRICS_ROOM_MAX ? SS_METRICS_ROOM_MAX : (unsigned)n;
 }
 
-/* Is a process of a generation before gen still alive? */
-static int ss_old_children(ap_generation_t gen)
+/* Is a process of a generation from born to before retired still alive?
+ * Only those knew the cell as this source's: a process older than born
+ * knew it as nothing (the cell was handed out only once no process that
+ * knew its former owner was left), a younger one never had it. */
+static int ss_old_children(ap_generation_t born, ap_generation_t retired)
 {
     int i, limit = 0;
 
@@ -249,7 +253,8 @@ static int ss_old_children(ap_generation_t gen)
     ap_mpm_query(AP_MPMQ_HARD_LIMIT_DAEMONS, &limit);
     for (i = 0; i < limit; i++) {
         const process_score *ps = ap_get_scoreboard_process(i);
-        if (ps && ps->pid && ps->generation < gen) {
+        if (ps && ps->pid && ps->generation >= born
+            && ps->generation < retired) {
             return 1;
         }
     }
@@ -290,7 +295,7 @@ static void ss_assign_cells(ss_retained_t *rt, server_rec *s)
             if (!c->retired) {
                 c->retired = gen;
             }
-            if (!ss_old_children(c->retired)) {
+            if (!ss_old_children(c->born, c->retired)) {
                 rt->free_cells[rt->nfree++] = c->cell;
                 continue;
             }
@@ -313,7 +318,8 @@ static void ss_assign_cells(ss_retained_t *rt, server_rec *s)
                 cell = rt->next_cell++;
             }
             if (cell < 0) {
-                series->cell = -1;
+                /* Never by name: another rule may have had this label. */
+                series->cell = SS_SERIES_OTHER;
                 late++;
                 continue;
             }
@@ -321,17 +327,17 @@ static void ss_assign_cells(ss_retained_t *rt, server_rec *s)
             c = apr_pcalloc(np, sizeof(*c));
             c->key = apr_pstrdup(np, key);
             c->cell = cell;
+            c->born = gen;
             apr_hash_set(cells, c->key, APR_HASH_KEY_STRING, c);
         }
         series->cell = c->cell;
     }
     if (late) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "SS0011: %d sources of "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "SS0011: %d sources of "
                      "the configuration found no cell of their own (room "
                      "for %u, some kept by rules that children of an older "
                      "generation still count; a full restart makes room): "
-                     "they are counted by name with the .htaccess rules",
-                     late, room.cells);
+                     "they count as other", late, room.cells);
     }
     rt->cells = cells;
     rt->cells_pool = np;

@@ -370,7 +370,7 @@ static void ss_count_slow(ss_metrics_t *m, unsigned shard, int code,
         if (src->cell >= 0 && (unsigned)src->cell < m->cells) {
             count = &SS_AT(m, off_cells, apr_uint64_t *)[src->cell];
         }
-        else if (src->cell < 0) {
+        else if (src->cell == -1) {
             count = ss_name_count(m, src->label, lock);
         }
         if (count) {

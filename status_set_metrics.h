@@ -60,8 +60,12 @@ typedef struct {
     const char *label;  /* name=, FILE:LINE, api or header:NAME, made
                          * printable by ss_metrics_label() */
     int cell;           /* its cell, given by the parent; -1: none, counted
-                         * by label in the table of other sources */
+                         * by label in the table of other sources (rules
+                         * of .htaccess files); SS_SERIES_OTHER: no room,
+                         * counted as "other" */
 } ss_series_t;
+
+#define SS_SERIES_OTHER (-2)
 
 /* The room a segment is made with. */
 typedef struct {

@@ -332,6 +332,13 @@ const char *ss_check_name(apr_pool_t *p, const char *name)
                             "letters, digits and _ . : -", ss_esc(p, name),
                             SS_NAME_MAX);
     }
+    /* The names of the sources that are not rules. */
+    if (!strcasecmp(name, "other") || !strcasecmp(name, "api")
+        || !strncasecmp(name, "header:", 7)) {
+        return apr_psprintf(p, "name=%s is reserved: other, api and "
+                            "header:NAME name the counters' own sources",
+                            name);
+    }
     return NULL;
 }
 

@@ -8,6 +8,7 @@ Each test here failed against the code before issue 16.
 """
 
 import json
+import threading
 import time
 
 import pytest
@@ -196,6 +197,12 @@ def test_a_full_restart_that_grows_the_table_warns_of_nothing(errlog):
     ("StatusSetTrace 404 name=a name=b",
      "StatusSetTrace: name= is given twice"),
     ("StatusSet 403 name=a name=b", "StatusSet: name= is given twice"),
+    # the counters' own sources (adversary, #16: a rule named "other" made
+    # a second series labelled other, "api" added into the API's)
+    ("StatusSet 403 name=other", "StatusSet: name=other is reserved: "
+     "other, api and header:NAME name the counters' own sources"),
+    ("StatusSetResponse 404 410 name=API", "name=API is reserved"),
+    ("StatusSetTrace 404 name=header:X-St", "name=header:X-St is reserved"),
 ])
 def test_rule_name_errors(conf, message):
     assert_config_rejected(conf, message, name="metrics-names")
@@ -215,4 +222,45 @@ def test_a_trace_record_names_the_rules():
         assert rec["source"] == "deny-a"
         assert rec["chain"][0]["source"] == "deny-a"
     finally:
+        stop_server(h)
+
+
+@ONE_PROCESS
+def test_a_long_request_in_an_old_child_holds_only_its_own_cells():
+    """A request of generation 0 that outlives four graceful restarts keeps
+    the cells of the rules it knew, not those of rules removed after it
+    (adversary, #16: it held every cell freed after it, and new rules
+    counted as other)."""
+    h = start_server_obj(pyhttpd.Httpd(
+        HEAD.replace("Capacity 1", "Capacity 4") +
+        "Timeout 60\n<IfModule !mpm_prefork_module>\n"
+        "    ServerLimit 8\n</IfModule>\n"
+        "<Location /cgi/>\n    SetHandler cgi-script\n"
+        "    Options +ExecCGI\n</Location>\n"
+        "# rules\n<Location /r0>\n    StatusSet 403 name=gen0\n"
+        "</Location>\n",
+        files={"htdocs/cgi/slow.cgi": "#!/bin/sh\nsleep 8\n"
+               "printf 'Content-Type: text/plain\\n\\nslow\\n'\n"},
+        name="metrics-longreq"))
+    slow = threading.Thread(target=lambda: http(h.port, "/cgi/slow.cgi"))
+    try:
+        slow.start()
+        time.sleep(0.5)
+        rules = "<Location /r0>\n    StatusSet 403 name=gen0\n</Location>\n"
+        for gen in range(1, 5):
+            new = "".join("<Location /r%d>\n    StatusSet 403 name=g%d_%d\n"
+                          "</Location>\n" % (i, gen, i) for i in (1, 2))
+            edit(h, rules, new)
+            rules = new
+            h.restart(graceful=True)
+            settle(h)
+            for i in (1, 2):
+                assert http(h.port, "/r%d" % i).status_line == \
+                    b"HTTP/1.1 403 Forbidden"
+            want = {"g%d_%d" % (gen, i): 1 for i in (1, 2)}
+            want["api"] = 0
+            wait_hits(h, want)
+        assert slow.is_alive(), "the slow request ended too soon"
+    finally:
+        slow.join()
         stop_server(h)
