@@ -130,12 +130,8 @@ typedef struct {
  * code that has one: most responses have none, and learn it in one test. */
 typedef struct {
     apr_array_header_t *list;             /* ss_reason_t */
-    unsigned char codes[(SS_NCODES + 7) / 8];
+    ss_codeset_t codes;
 } ss_reasons_t;
-
-#define SS_CODE_BIT(set, code) \
-    ((set)->codes[((code) - SS_CODE_MIN) / 8] \
-     & (1u << (((code) - SS_CODE_MIN) % 8)))
 
 /* One StatusSetResponse rule. */
 typedef struct {
@@ -144,13 +140,11 @@ typedef struct {
     ap_expr_info_t *expr;     /* NULL: always matches */
 } ss_resp_rule_t;
 
-/* One item of a rule's MATCH list: codes lo..hi, the substatus it wants
- * (-1: any), and the rule's place in its context (file order). */
+/* One item of a rule's MATCH list, and the rule's place in its context
+ * (file order). */
 typedef struct {
     const ss_resp_rule_t *rule;
-    int lo;
-    int hi;
-    int substatus;
+    ss_match_t m;
     int seq;
 } ss_resp_entry_t;
 
@@ -170,7 +164,7 @@ typedef struct {
  * array lists the entries of the section merged last first; lookups take the
  * first hit. */
 typedef struct {
-    ss_trace_set_t *traces;         /* StatusSetTrace: first, see below */
+    ss_trace_set_t *traces;         /* StatusSetTrace */
     apr_array_header_t *rules;      /* ss_rule_t *, StatusSet */
     ss_reasons_t *reasons;          /* StatusSetReason */
     apr_array_header_t *resp_sets;  /* ss_resp_set_t *, StatusSetResponse */
@@ -180,11 +174,6 @@ typedef struct {
     int from_keep;
     int from_set;                   /* StatusSetFromHeader given here */
 } ss_dir_conf_t;
-
-/* The tracing reads its rules as the first member (ss_dir_traces() in
- * mod_status_set_private.h), without a call on every request. */
-typedef char ss_traces_come_first[offsetof(ss_dir_conf_t, traces) == 0
-                                  ? 1 : -1];
 
 /* Per-request state, in r->request_config.  A setter allocates one (in
  * r->pool); an internal redirect's new request adopts the pointer (they
@@ -214,6 +203,18 @@ static ss_req_t ss_markers[SS_F_MARKERS];
 /* ------------------------------------------------------------------ */
 /* Configuration                                                      */
 
+ss_trace_set_t *ss_dir_traces(ap_conf_vector_t *per_dir_config)
+{
+    const ss_dir_conf_t *dc = ap_get_module_config(per_dir_config,
+                                                   &status_set_module);
+    return dc->traces;
+}
+
+ss_trace_set_t **ss_dir_traces_slot(void *dconf)
+{
+    return &((ss_dir_conf_t *)dconf)->traces;
+}
+
 static void *ss_create_dir_conf(apr_pool_t *p, char *dir)
 {
     (void)dir;
@@ -239,16 +240,13 @@ static ss_reasons_t *ss_merge_reasons(apr_pool_t *p, ss_reasons_t *child,
                                       ss_reasons_t *parent)
 {
     ss_reasons_t *merged;
-    apr_size_t i;
 
     if (!child || !parent) {
         return child ? child : parent;
     }
     merged = apr_palloc(p, sizeof(*merged));
     merged->list = apr_array_append(p, child->list, parent->list);
-    for (i = 0; i < sizeof(merged->codes); i++) {
-        merged->codes[i] = child->codes[i] | parent->codes[i];
-    }
+    ss_codeset_union(&merged->codes, &child->codes, &parent->codes);
     return merged;
 }
 
@@ -580,8 +578,7 @@ static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
     if (!entry) {
         entry = apr_array_push(dc->reasons->list);
     }
-    dc->reasons->codes[(spec.code - SS_CODE_MIN) / 8] |=
-        1u << ((spec.code - SS_CODE_MIN) % 8);
+    ss_codeset_add(&dc->reasons->codes, spec.code, spec.code);
     entry->code = spec.code;
     entry->reason = apr_pstrdup(cmd->pool, spec.reason);
     return NULL;
@@ -609,9 +606,7 @@ static void ss_resp_index(apr_pool_t *p, ss_resp_set_t *set,
     }
     e = apr_array_push(*list);
     e->rule = rule;
-    e->lo = m->lo;
-    e->hi = m->hi;
-    e->substatus = m->substatus;
+    e->m = *m;
     e->seq = set->nrules;
 }
 
@@ -746,7 +741,7 @@ static const char *ss_conf_reason(const ss_dir_conf_t *dc, int code)
     int i;
 
     if (!dc->reasons || code < SS_CODE_MIN || code > SS_CODE_MAX
-        || !SS_CODE_BIT(dc->reasons, code)) {
+        || !ss_codeset_has(&dc->reasons->codes, code)) {
         return NULL;
     }
     for (i = 0; i < dc->reasons->list->nelts; i++) {
@@ -1252,8 +1247,7 @@ static const ss_resp_entry_t *ss_next_entry(const apr_array_header_t *list,
 {
     for (; list && *i < list->nelts; ++*i) {
         const ss_resp_entry_t *e = &APR_ARRAY_IDX(list, *i, ss_resp_entry_t);
-        if (code >= e->lo && code <= e->hi
-            && (e->substatus < 0 || e->substatus == substatus)) {
+        if (ss_match_item(&e->m, code, substatus)) {
             return e;
         }
     }

@@ -120,15 +120,13 @@ const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end;
     apr_int64_t n;
 
     (void)dconf;
     if (err) {
         return err;
     }
-    n = apr_strtoi64(arg, &end, 10);
-    if (*end || end == arg || n < 1 || n > SS_METRICS_CAPACITY_MAX) {
+    if (!ss_parse_int(arg, 1, SS_METRICS_CAPACITY_MAX, &n)) {
         return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool, "'%s' is not "
                             "a number of pairs from 1 to %d",
                             ss_escape_for_message(cmd->temp_pool, arg,

@@ -76,13 +76,12 @@ void ss_metrics_register_hooks(apr_pool_t *p);
  * pays when no rule concerns it. */
 extern int ss_trace_configured;
 
-/* The StatusSetTrace rules of a per-directory configuration, and the
- * codes they match; NULL when there is none. */
+/* The StatusSetTrace rules of a per-directory configuration and the
+ * codes they match (NULL: none), read through ap_get_module_config(); and
+ * where a directive of that context adds its rule. */
 typedef struct ss_trace_set_t ss_trace_set_t;
-static APR_INLINE ss_trace_set_t **ss_dir_traces(void *dconf)
-{
-    return (ss_trace_set_t **)dconf;     /* the first member */
-}
+ss_trace_set_t *ss_dir_traces(ap_conf_vector_t *per_dir_config);
+ss_trace_set_t **ss_dir_traces_slot(void *dconf);
 ss_trace_set_t *ss_trace_merge(apr_pool_t *p, ss_trace_set_t *add,
                                ss_trace_set_t *base);
 

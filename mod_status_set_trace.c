@@ -62,29 +62,25 @@ typedef struct {
  * finished request whose code none matches pays one test. */
 struct ss_trace_set_t {
     apr_array_header_t *rules;      /* ss_trace_rule_t *, nearest first */
-    apr_uint32_t codes[1000 / 32 + 1];
+    ss_codeset_t codes;
 };
 
 static APR_INLINE int ss_trace_wants(const ss_trace_set_t *set, int code)
 {
-    return set && code >= 0 && code < 1000
-           && (set->codes[code >> 5] >> (code & 31)) & 1;
+    return set && ss_codeset_has(&set->codes, code);
 }
 
 ss_trace_set_t *ss_trace_merge(apr_pool_t *p, ss_trace_set_t *add,
                                ss_trace_set_t *base)
 {
     ss_trace_set_t *set;
-    apr_size_t i;
 
     if (!add || !base) {
         return add ? add : base;
     }
     set = apr_palloc(p, sizeof(*set));
     set->rules = apr_array_append(p, add->rules, base->rules);
-    for (i = 0; i < sizeof(set->codes) / sizeof(set->codes[0]); i++) {
-        set->codes[i] = add->codes[i] | base->codes[i];
-    }
+    ss_codeset_union(&set->codes, &add->codes, &base->codes);
     return set;
 }
 
@@ -154,15 +150,8 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
         return NULL;
     }
     if (!strncmp(w, "sample=", 7)) {
-        char *end;
-        apr_int64_t n = -1;
-        if (!strncmp(w + 7, "1/", 2)) {
-            n = apr_strtoi64(w + 9, &end, 10);
-            if (*end || end == w + 9) {
-                n = -1;
-            }
-        }
-        if (n < 1 || n > 1000000) {
+        apr_int64_t n;
+        if (strncmp(w + 7, "1/", 2) || !ss_parse_int(w + 9, 1, 1000000, &n)) {
             return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': write "
                                 "sample=1/N with N from 1 to 1000000 (one "
                                 "request in N is traced)",
@@ -215,7 +204,7 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
 
 const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
 {
-    ss_trace_set_t **traces = ss_dir_traces(dconf);
+    ss_trace_set_t **traces = ss_dir_traces_slot(dconf);
     ss_trace_rule_t *rule;
     const char *err;
     char **argv;
@@ -255,13 +244,7 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
     ((ss_trace_server_t *)ap_get_module_config(cmd->server->module_config,
                                                &status_set_module))
         ->has_rules = 1;
-    for (i = 0; i < rule->match->nelts; i++) {
-        const ss_match_t *m = &APR_ARRAY_IDX(rule->match, i, ss_match_t);
-        int code;
-        for (code = m->lo; code <= m->hi && code < 1000; code++) {
-            (*traces)->codes[code >> 5] |= 1u << (code & 31);
-        }
-    }
+    ss_codeset_add_match(&(*traces)->codes, rule->match);
     ss_trace_configured = 1;
     return NULL;
 }
@@ -284,11 +267,10 @@ const char *ss_cmd_trace_limit(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ss_trace_server_t *c = ap_get_module_config(cmd->server->module_config,
                                                 &status_set_module);
-    char *end;
-    apr_int64_t n = apr_strtoi64(arg, &end, 10);
+    apr_int64_t n;
 
     (void)dconf;
-    if (*end || end == arg || n < 0 || n > 1000000) {
+    if (!ss_parse_int(arg, 0, 1000000, &n)) {
         return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool, "'%s' is "
                               "not a number of records per second from 0 "
                               "(no limit) to 1000000",
@@ -799,14 +781,8 @@ static int ss_trace_admit(const ss_trace_server_t *c)
 static int ss_trace_match(const ss_trace_rule_t *rule, const ss_outcome_t *o,
                           request_rec *r, apr_interval_time_t taken)
 {
-    int i, hit = 0;
-
-    for (i = 0; i < rule->match->nelts && !hit; i++) {
-        const ss_match_t *m = &APR_ARRAY_IDX(rule->match, i, ss_match_t);
-        hit = o->code >= m->lo && o->code <= m->hi
-              && (m->substatus < 0 || m->substatus == o->substatus);
-    }
-    if (!hit || (rule->min_time >= 0 && taken < rule->min_time)
+    if (!ss_match_list(rule->match, o->code, o->substatus)
+        || (rule->min_time >= 0 && taken < rule->min_time)
         || !ss_expr_true(r, rule->expr, rule->source)) {
         return 0;
     }
@@ -1103,10 +1079,8 @@ static SS_NOINLINE int ss_trace_redirected(request_rec *r)
     ss_outcome_t o;
 
     ss_outcome(r, &o, 1);
-    first = *ss_dir_traces(ap_get_module_config(r->per_dir_config,
-                                                &status_set_module));
-    final = *ss_dir_traces(ap_get_module_config(o.last->per_dir_config,
-                                                &status_set_module));
+    first = ss_dir_traces(r->per_dir_config);
+    final = ss_dir_traces(o.last->per_dir_config);
     if (!ss_trace_wants(first, o.code) && !ss_trace_wants(final, o.code)) {
         return DECLINED;
     }
@@ -1126,8 +1100,7 @@ static int ss_trace_log(request_rec *r)
     if (r->next) {
         return ss_trace_redirected(r);
     }
-    set = *ss_dir_traces(ap_get_module_config(r->per_dir_config,
-                                              &status_set_module));
+    set = ss_dir_traces(r->per_dir_config);
     if (!ss_trace_wants(set, r->status)) {
         return DECLINED;
     }

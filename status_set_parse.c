@@ -243,7 +243,8 @@ const char *ss_next_word(apr_pool_t *p, const char **line, int *quoted,
 }
 
 /* Parse a signed 32-bit decimal integer, all of s. */
-static int ss_parse_int32(const char *s, int *out)
+int ss_parse_int(const char *s, apr_int64_t min, apr_int64_t max,
+                 apr_int64_t *out)
 {
     int neg = 0;
     apr_int64_t v = 0;
@@ -260,11 +261,26 @@ static int ss_parse_int32(const char *s, int *out)
             return 0;
         }
         v = v * 10 + (*s - '0');
-        if (v > (apr_int64_t)2147483647 + neg) {
-            return 0;
+        if (v > (apr_int64_t)1 << 40) {
+            return 0;         /* past any bound, before it can overflow */
         }
     }
-    *out = (int)(neg ? -v : v);
+    v = neg ? -v : v;
+    if (v < min || v > max) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int ss_parse_int32(const char *s, int *out)
+{
+    apr_int64_t v;
+
+    if (!ss_parse_int(s, -(apr_int64_t)2147483647 - 1, 2147483647, &v)) {
+        return 0;
+    }
+    *out = (int)v;
     return 1;
 }
 
@@ -599,4 +615,47 @@ const char *ss_parse_match(apr_pool_t *p, const char *text,
     }
     *out = list;
     return NULL;
+}
+
+int ss_match_list(const apr_array_header_t *match, int code, int substatus)
+{
+    int i;
+
+    for (i = 0; match && i < match->nelts; i++) {
+        if (ss_match_item(&APR_ARRAY_IDX(match, i, ss_match_t), code,
+                          substatus)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ss_codeset_add(ss_codeset_t *set, int lo, int hi)
+{
+    int code;
+
+    for (code = lo < 0 ? 0 : lo; code <= hi && code < SS_CODESET_MAX;
+         code++) {
+        set->bits[code >> 5] |= 1u << (code & 31);
+    }
+}
+
+void ss_codeset_add_match(ss_codeset_t *set, const apr_array_header_t *match)
+{
+    int i;
+
+    for (i = 0; i < match->nelts; i++) {
+        const ss_match_t *m = &APR_ARRAY_IDX(match, i, ss_match_t);
+        ss_codeset_add(set, m->lo, m->hi);
+    }
+}
+
+void ss_codeset_union(ss_codeset_t *dst, const ss_codeset_t *a,
+                      const ss_codeset_t *b)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(dst->bits) / sizeof(dst->bits[0]); i++) {
+        dst->bits[i] = a->bits[i] | b->bits[i];
+    }
 }

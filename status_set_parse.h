@@ -14,6 +14,7 @@
 #ifndef STATUS_SET_PARSE_H
 #define STATUS_SET_PARSE_H
 
+#include "apr.h"
 #include "apr_pools.h"
 #include "apr_tables.h"
 
@@ -101,18 +102,59 @@ typedef struct {
 } ss_match_t;
 
 /*
+ * A rule's name= value: 1-64 bytes of letters, digits and _ . : -, not one
+ * of the counters' own sources (other, api, header:...).  NULL or a
+ * message from p.
+ */
+const char *ss_check_name(apr_pool_t *p, const char *name);
+
+/*
  * Parse a MATCH list: comma-separated items, each "404", "404.13", "4xx",
  * "500-504" or "*" (all of 200-599).  On success returns NULL and sets
  * *out to an array of ss_match_t from p; else a message from p.
  */
-/*
- * A rule's name= value: 1-64 bytes of letters, digits and _ . : -.  NULL
- * or a message from p.
- */
-const char *ss_check_name(apr_pool_t *p, const char *name);
-
 const char *ss_parse_match(apr_pool_t *p, const char *text,
                            apr_array_header_t **out);
+
+/* The one reader of a directive's integer: an optional '-' and decimal
+ * digits, nothing else (no space, no '+', no unit), from min to max.  1
+ * and *out set, or 0. */
+int ss_parse_int(const char *s, apr_int64_t min, apr_int64_t max,
+                 apr_int64_t *out);
+
+/* The one evaluation of a MATCH item and of a MATCH list, for
+ * StatusSetResponse and StatusSetTrace alike. */
+static APR_INLINE int ss_match_item(const ss_match_t *m, int code,
+                                    int substatus)
+{
+    return code >= m->lo && code <= m->hi
+           && (m->substatus < 0 || m->substatus == substatus);
+}
+
+int ss_match_list(const apr_array_header_t *match, int code, int substatus);
+
+/* A set of status codes 0-999, a bit each: a response learns with one test
+ * that no rule of a context can concern its code (StatusSetTrace,
+ * StatusSetReason). */
+#define SS_CODESET_MAX 1000
+typedef struct {
+    apr_uint32_t bits[SS_CODESET_MAX / 32 + 1];
+} ss_codeset_t;
+
+static APR_INLINE int ss_codeset_has(const ss_codeset_t *set, int code)
+{
+    return code >= 0 && code < SS_CODESET_MAX
+           && (set->bits[code >> 5] >> (code & 31)) & 1;
+}
+
+void ss_codeset_add(ss_codeset_t *set, int lo, int hi);
+
+/* The codes a MATCH list names. */
+void ss_codeset_add_match(ss_codeset_t *set, const apr_array_header_t *match);
+
+/* dst = a | b */
+void ss_codeset_union(ss_codeset_t *dst, const ss_codeset_t *a,
+                      const ss_codeset_t *b);
 
 /* Copy s with every byte outside printable ASCII written as \xHH, for use
  * in messages about bad input.  Long input is cut with "...". */

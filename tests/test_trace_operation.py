@@ -358,7 +358,15 @@ def test_the_port_is_the_connections_not_the_host_headers():
     ("StatusSetTrace",
      "StatusSetTrace: a MATCH list is required: StatusSetTrace MATCH "
      "[time>=DURATION] [expr=EXPRESSION] [sample=1/N] [query=on|off] "
-     "[headers=NAME,...]"),
+     "[headers=NAME,...] [name=NAME]"),
+    # one reader of integers: digits only, bounded, no overflow
+    ("StatusSetTraceLimit +5", "StatusSetTraceLimit: '+5' is not a number"),
+    ("StatusSetTraceLimit \" 5\"", "StatusSetTraceLimit: ' 5' is not a "
+     "number"),
+    ("StatusSetTrace 4xx sample=1/+3", "StatusSetTrace: 'sample=1/+3': "
+     "write sample=1/N"),
+    ("StatusSetMetricsCapacity 99999999999999999999999",
+     "StatusSetMetricsCapacity: '99999999999999999999999' is not a number"),
 ])
 def test_config_errors_say_what_is_allowed(conf, message):
     assert_config_rejected(conf, message, name="trace-conf16")
