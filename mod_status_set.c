@@ -1880,9 +1880,10 @@ static const command_rec ss_cmds[] = {
                      RSRC_CONF | ACCESS_CONF,
                      "HEADER-NAME [keep] | off: apply the status value a "
                      "response header holds"),
-    AP_INIT_FLAG("StatusSetMetrics", ss_cmd_metrics, NULL, RSRC_CONF,
-                 "On|Off: count every final response by code, substatus "
-                 "and source in shared memory (server config only)"),
+    AP_INIT_TAKE12("StatusSetMetrics", ss_cmd_metrics, NULL, RSRC_CONF,
+                   "On [vhost] | Off: count every final response by code, "
+                   "substatus and source in shared memory, and with vhost "
+                   "by virtual host too (server config only)"),
     AP_INIT_TAKE1("StatusSetMetricsCapacity", ss_cmd_metrics_capacity, NULL,
                   RSRC_CONF, "N: room for (code, substatus) pairs and "
                   "sources besides the configured ones (default 512)"),

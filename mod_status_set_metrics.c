@@ -72,6 +72,8 @@ typedef struct {
     const char *mutex_file;
     apr_pool_t *cells_pool;   /* the table below, made anew each restart */
     apr_hash_t *cells;        /* key -> ss_cell_t */
+    apr_hash_t *vhosts;       /* ServerName -> index (unsigned *), kept */
+    unsigned next_vhost;
     int *free_cells;          /* cells handed back, a stack */
     int nfree;
     int next_cell;            /* cells below it were handed out once */
@@ -81,6 +83,8 @@ ss_metrics_t *ss_metrics_segment;
 
 /* The configuration being read (the parent's; reset in pre_config). */
 static int ss_metrics_on;
+static int ss_metrics_vhost;               /* On vhost */
+static apr_array_header_t *ss_vhost_names; /* by index, from 1 */
 static unsigned ss_metrics_capacity = SS_DEFAULT_CAPACITY;
 static apr_array_header_t *ss_conf_pairs;  /* int[2] */
 static apr_array_header_t *ss_conf_series; /* ss_series_t * */
@@ -104,7 +108,8 @@ static APR_INLINE unsigned ss_shard(const request_rec *r)
 /* ------------------------------------------------------------------ */
 /* Directives                                                         */
 
-const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, int on)
+const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, const char *on,
+                           const char *mode)
 {
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
@@ -112,7 +117,22 @@ const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, int on)
     if (err) {
         return err;
     }
-    ss_metrics_on = on;
+    if (strcasecmp(on, "On") && strcasecmp(on, "Off")) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool, "'%s': "
+                            "expected On, On vhost, or Off",
+                            ss_escape_for_message(cmd->temp_pool, on,
+                                                  strlen(on))));
+    }
+    if (mode && (strcasecmp(mode, "vhost") || !strcasecmp(on, "Off"))) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool, "'%s %s': "
+                            "expected On, On vhost, or Off",
+                            ss_escape_for_message(cmd->temp_pool, on,
+                                                  strlen(on)),
+                            ss_escape_for_message(cmd->temp_pool, mode,
+                                                  strlen(mode))));
+    }
+    ss_metrics_on = !strcasecmp(on, "On");
+    ss_metrics_vhost = mode != NULL;
     return NULL;
 }
 
@@ -178,6 +198,8 @@ static int ss_metrics_pre_config(apr_pool_t *p, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     ss_metrics_on = 0;
+    ss_metrics_vhost = 0;
+    ss_vhost_names = NULL;
     ss_metrics_capacity = SS_DEFAULT_CAPACITY;
     ss_conf_pairs = NULL;
     ss_conf_series = NULL;
@@ -362,6 +384,46 @@ static void ss_reserve_pairs(ss_retained_t *rt, server_rec *s)
     }
 }
 
+/* StatusSetMetrics On vhost: each host's ServerName an index, kept with
+ * the segment (a host keeps its series across graceful restarts, and an
+ * index is never another host's while the segment lives); the names by
+ * index for this configuration's expositions. */
+static void ss_assign_vhosts(ss_retained_t *rt, server_rec *s,
+                             apr_pool_t *pconf)
+{
+    apr_hash_index_t *hi;
+    server_rec *v;
+
+    if (!rt->vhosts) {
+        rt->vhosts = apr_hash_make(rt->pool);
+    }
+    for (v = s; v; v = v->next) {
+        const char *name = ss_metrics_label(pconf, v->server_hostname
+                                                   ? v->server_hostname
+                                                   : "");
+        unsigned *idx = apr_hash_get(rt->vhosts, name, APR_HASH_KEY_STRING);
+        if (!idx) {
+            idx = apr_palloc(rt->pool, sizeof(*idx));
+            *idx = ++rt->next_vhost;
+            apr_hash_set(rt->vhosts, apr_pstrdup(rt->pool, name),
+                         APR_HASH_KEY_STRING, idx);
+        }
+        ss_server_set_vhost(v, *idx);
+    }
+    ss_vhost_names = apr_array_make(pconf, (int)rt->next_vhost + 1,
+                                    sizeof(const char *));
+    while (ss_vhost_names->nelts <= (int)rt->next_vhost) {
+        APR_ARRAY_PUSH(ss_vhost_names, const char *) = "other";
+    }
+    for (hi = apr_hash_first(pconf, rt->vhosts); hi; hi = apr_hash_next(hi)) {
+        const void *name;
+        void *idx;
+        apr_hash_this(hi, &name, NULL, &idx);
+        APR_ARRAY_IDX(ss_vhost_names, *(unsigned *)idx, const char *) =
+            apr_pstrdup(pconf, name);
+    }
+}
+
 static int ss_mutex_lock(void *baton)
 {
     return apr_global_mutex_lock(baton) == APR_SUCCESS ? 0 : -1;
@@ -426,7 +488,12 @@ static int ss_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         }
     }
     ss_assign_cells(rt, s);
-    ss_reserve_pairs(rt, s);
+    if (ss_metrics_vhost) {
+        ss_assign_vhosts(rt, s, pconf);
+    }
+    else {
+        ss_reserve_pairs(rt, s);
+    }
     ss_mutex = rt->mutex;
     ss_lock.lock = ss_mutex_lock;
     ss_lock.unlock = ss_mutex_unlock;
@@ -468,8 +535,10 @@ static int ss_metrics_log(request_rec *r)
         return DECLINED;
     }
     ss_outcome(r, &o, 0);
-    ss_metrics_count(ss_metrics_segment, ss_shard(r), o.code, o.substatus,
-                     o.series, ss_lock.lock ? &ss_lock : NULL);
+    ss_metrics_count(ss_metrics_segment, ss_shard(r),
+                     ss_metrics_vhost ? ss_server_vhost(o.last->server) : 0,
+                     o.code, o.substatus, o.series,
+                     ss_lock.lock ? &ss_lock : NULL);
     return DECLINED;
 }
 
@@ -526,7 +595,8 @@ static int ss_metrics_handler(request_rec *r)
                                                      "Accept"));
         apr_table_mergen(r->headers_out, "Vary", "Accept");
     }
-    snap = ss_metrics_snapshot(ss_metrics_segment, ss_conf_series, r->pool);
+    snap = ss_metrics_snapshot(ss_metrics_segment, ss_conf_series,
+                               ss_vhost_names, r->pool);
     body = ss_metrics_render(snap, format, r->pool, &len);
     ap_set_content_type(r, ss_metrics_content_type(format));
     apr_table_setn(r->headers_out, "Cache-Control", "no-store");
@@ -540,7 +610,9 @@ static int ss_metrics_handler(request_rec *r)
 /* "404.13", "404.other" or "other.other": a row as mod_status shows it. */
 static const char *ss_row_label(apr_pool_t *p, const ss_metrics_row_t *row)
 {
-    return apr_pstrcat(p, row->code ? apr_itoa(p, row->code) : "other", ".",
+    return apr_pstrcat(p, row->vhost ? row->vhost : "",
+                       row->vhost ? "/" : "",
+                       row->code ? apr_itoa(p, row->code) : "other", ".",
                        row->substatus < 0 ? "other"
                                           : apr_itoa(p, row->substatus),
                        NULL);
@@ -555,7 +627,8 @@ static int ss_metrics_status_hook(request_rec *r, int flags)
     if (!ss_metrics_segment) {
         return OK;
     }
-    snap = ss_metrics_snapshot(ss_metrics_segment, ss_conf_series, r->pool);
+    snap = ss_metrics_snapshot(ss_metrics_segment, ss_conf_series,
+                               ss_vhost_names, r->pool);
     if (flags & AP_STATUS_SHORT) {
         for (i = 0; i < snap->rows->nelts; i++) {
             const ss_metrics_row_t *row =
@@ -586,7 +659,8 @@ static int ss_metrics_status_hook(request_rec *r, int flags)
         const ss_metrics_row_t *row =
             &APR_ARRAY_IDX(snap->rows, i, ss_metrics_row_t);
         ap_rprintf(r, "<tr><td>%s</td><td>%" APR_UINT64_T_FMT
-                   "</td></tr>\n", ss_row_label(r->pool, row), row->count);
+                   "</td></tr>\n", ap_escape_html(r->pool,
+                   ss_row_label(r->pool, row)), row->count);
     }
     ap_rputs("</table>\n<table border=\"0\"><tr><th>Set by</th>"
              "<th>Responses</th></tr>\n", r);

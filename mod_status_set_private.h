@@ -65,7 +65,14 @@ void ss_metrics_conf_source(cmd_parms *cmd, ss_series_t *series,
 /* The API's source ("api"). */
 extern ss_series_t ss_api_series;
 
-const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, int on);
+/* The index of s among the virtual hosts the counters label
+ * (StatusSetMetrics On vhost; 0: none).  The per-server configuration is
+ * mod_status_set_trace.c's. */
+unsigned ss_server_vhost(const server_rec *s);
+void ss_server_set_vhost(server_rec *s, unsigned idx);
+
+const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, const char *on,
+                           const char *mode);
 const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
                                     const char *arg);
 void ss_metrics_register_hooks(apr_pool_t *p);

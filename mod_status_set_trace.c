@@ -91,6 +91,7 @@ typedef struct {
     apr_file_t *log;                /* opened in open_logs */
     apr_uint64_t *limiter;          /* second << 32 | records, shared */
     int nonblock;                   /* a pipe: one write, never a wait */
+    unsigned vhost;                 /* the counters' host index, 0: none */
     int has_rules;                  /* StatusSetTrace rules apply here */
 } ss_trace_server_t;
 
@@ -122,6 +123,20 @@ void *ss_trace_merge_server(apr_pool_t *p, void *basev, void *addv)
     /* The main server's sections apply to every virtual host. */
     c->has_rules = add->has_rules || base->has_rules;
     return c;
+}
+
+unsigned ss_server_vhost(const server_rec *s)
+{
+    const ss_trace_server_t *c = ap_get_module_config(s->module_config,
+                                                      &status_set_module);
+    return c->vhost;
+}
+
+void ss_server_set_vhost(server_rec *s, unsigned idx)
+{
+    ss_trace_server_t *c = ap_get_module_config(s->module_config,
+                                                &status_set_module);
+    c->vhost = idx;
 }
 
 /* One option word of StatusSetTrace into rule, or the whole message. */

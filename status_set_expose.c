@@ -207,11 +207,18 @@ static void ss_render_text(ss_out_t *o, const ss_metrics_snap_t *s, int om)
 
     ss_family(o, om, "responses", "counter",
               "Final responses by status code and substatus (substatus "
-              "other: pairs past the table's room).");
+              "other: pairs past the table's room), and by virtual host "
+              "with StatusSetMetrics On vhost.");
     for (i = 0; i < s->rows->nelts; i++) {
         const ss_metrics_row_t *r = &APR_ARRAY_IDX(s->rows, i,
                                                    ss_metrics_row_t);
-        ss_puts(o, SS_PREFIX "responses_total{code=\"");
+        ss_puts(o, SS_PREFIX "responses_total{");
+        if (r->vhost) {
+            ss_puts(o, "vhost=");
+            ss_put_quoted(o, r->vhost);
+            ss_puts(o, ",");
+        }
+        ss_puts(o, "code=\"");
         ss_put_cell(o, r->code, 0, "other");
         ss_puts(o, "\",substatus=\"");
         ss_put_cell(o, r->substatus, -1, "other");
@@ -272,7 +279,13 @@ static void ss_render_json(ss_out_t *o, const ss_metrics_snap_t *s)
     for (i = 0; i < s->rows->nelts; i++) {
         const ss_metrics_row_t *r = &APR_ARRAY_IDX(s->rows, i,
                                                    ss_metrics_row_t);
-        ss_puts(o, i ? ",\n {\"code\":" : "\n {\"code\":");
+        ss_puts(o, i ? ",\n {" : "\n {");
+        if (r->vhost) {
+            ss_puts(o, "\"vhost\":");
+            ss_put_quoted(o, r->vhost);
+            ss_puts(o, ",");
+        }
+        ss_puts(o, "\"code\":");
         ss_put_cell(o, r->code, 0, "\"other\"");
         ss_puts(o, ",\"substatus\":");
         ss_put_cell(o, r->substatus, -1, "\"other\"");

@@ -8,7 +8,8 @@
  *             counters, fill counts
  *   codes     SS_METRICS_SHARDS x SS_METRICS_NCODES uint64 (substatus 0)
  *   other     SS_METRICS_NCODES uint64 (pairs past the table's room)
- *   pairs     open addressing, key (code << 16 | substatus) + count
+ *   pairs     open addressing, key (vhost << 32 | code << 16 | substatus)
+ *             + count
  *   cells     one uint64 per source of the configuration
  *   names     open addressing for other sources: a state and a hash per
  *             slot in one array (what a look-up reads), then counts, then
@@ -30,7 +31,7 @@
 #include "status_set_metrics.h"
 
 #define SS_MAGIC   0x53534d31u  /* "SSM1" */
-#define SS_LAYOUT  2u           /* bump whenever the layout changes */
+#define SS_LAYOUT  3u           /* bump whenever the layout changes */
 #define SS_LINE    64
 
 #define SS_LOAD(p)      __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -42,8 +43,7 @@
                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
 typedef struct {
-    apr_uint32_t key;         /* 0: free */
-    apr_uint32_t pad;
+    apr_uint64_t key;         /* 0: free */
     apr_uint64_t count;
 } ss_pair_slot_t;
 
@@ -189,13 +189,15 @@ void ss_metrics_add(ss_metrics_t *m, ss_metric_e which)
 
 /* The slot of pair key, claiming a free one when room is left; NULL when
  * the table is full. */
-static ss_pair_slot_t *ss_pair(ss_metrics_t *m, apr_uint32_t key)
+static ss_pair_slot_t *ss_pair(ss_metrics_t *m, apr_uint64_t key)
 {
     ss_pair_slot_t *t = SS_AT(m, off_pairs, ss_pair_slot_t *);
-    apr_uint32_t mask = m->pair_slots - 1, i = (key * 2654435761u) & mask, n;
+    apr_uint32_t mask = m->pair_slots - 1, n;
+    apr_uint32_t i = (apr_uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32)
+                     & mask;
 
     for (n = 0; n < m->pair_slots; n++, i = (i + 1) & mask) {
-        apr_uint32_t k = SS_LOAD(&t[i].key), free_key = 0;
+        apr_uint64_t k = SS_LOAD(&t[i].key), free_key = 0;
 
         if (k == key) {
             return &t[i];
@@ -223,7 +225,7 @@ int ss_metrics_reserve(ss_metrics_t *m, int code, int substatus)
         || substatus <= 0 || substatus > 65535) {
         return 1;             /* nothing to reserve: counted by code */
     }
-    return ss_pair(m, ((apr_uint32_t)code << 16) | (apr_uint32_t)substatus)
+    return ss_pair(m, ((apr_uint64_t)code << 16) | (apr_uint64_t)substatus)
            != NULL;
 }
 
@@ -324,38 +326,42 @@ static apr_uint64_t *ss_name_count(ss_metrics_t *m, const char *name,
 #endif
 
 static SS_NOINLINE void ss_count_slow(ss_metrics_t *m, unsigned shard,
-                                      int code, int substatus,
-                                      const ss_series_t *src,
+                                      unsigned vhost, int code,
+                                      int substatus, const ss_series_t *src,
                                       const ss_metrics_lock_t *lock);
 
-void ss_metrics_count(ss_metrics_t *m, unsigned shard, int code,
-                      int substatus, const ss_series_t *src,
+void ss_metrics_count(ss_metrics_t *m, unsigned shard, unsigned vhost,
+                      int code, int substatus, const ss_series_t *src,
                       const ss_metrics_lock_t *lock)
 {
     /* Most responses: a code, no substatus, no source; no stack frame. */
-    if (substatus <= 0 && !src && code >= SS_METRICS_CODE_MIN
+    if (substatus <= 0 && !src && !vhost && code >= SS_METRICS_CODE_MIN
         && code <= SS_METRICS_CODE_MAX) {
         SS_ADD(&ss_codes(m, shard % SS_METRICS_SHARDS)
                    [code - SS_METRICS_CODE_MIN], 1);
         return;
     }
-    ss_count_slow(m, shard, code, substatus, src, lock);
+    ss_count_slow(m, shard, vhost, code, substatus, src, lock);
 }
 
-static void ss_count_slow(ss_metrics_t *m, unsigned shard, int code,
-                          int substatus, const ss_series_t *src,
+static void ss_count_slow(ss_metrics_t *m, unsigned shard, unsigned vhost,
+                          int code, int substatus, const ss_series_t *src,
                           const ss_metrics_lock_t *lock)
 {
+    if (substatus < 0) {
+        substatus = 0;
+    }
     if (code < SS_METRICS_CODE_MIN || code > SS_METRICS_CODE_MAX) {
         SS_ADD(&m->code_other, 1);
     }
-    else if (substatus <= 0) {
+    else if (substatus == 0 && !vhost) {
         SS_ADD(&ss_codes(m, shard % SS_METRICS_SHARDS)
                    [code - SS_METRICS_CODE_MIN], 1);
     }
     else {
-        ss_pair_slot_t *slot = ss_pair(m, ((apr_uint32_t)code << 16)
-                                          | (apr_uint32_t)substatus);
+        ss_pair_slot_t *slot = ss_pair(m, ((apr_uint64_t)vhost << 32)
+                                          | ((apr_uint64_t)code << 16)
+                                          | (apr_uint64_t)substatus);
         if (slot) {
             SS_ADD(&slot->count, 1);
         }
@@ -389,11 +395,18 @@ static void ss_count_slow(ss_metrics_t *m, unsigned shard, int code,
 static int ss_row_cmp(const void *a, const void *b)
 {
     const ss_metrics_row_t *x = a, *y = b;
-    /* code 0 ("other") last; within a code, "other" (-1) last. */
+    /* rows without a host first, then by host; code 0 ("other") last;
+     * within a code, "other" (-1) last. */
     unsigned cx = x->code ? (unsigned)x->code : 100000u;
     unsigned cy = y->code ? (unsigned)y->code : 100000u;
     unsigned sx = (unsigned)x->substatus, sy = (unsigned)y->substatus;
 
+    if (!x->vhost != !y->vhost) {
+        return x->vhost ? 1 : -1;
+    }
+    if (x->vhost && strcmp(x->vhost, y->vhost)) {
+        return strcmp(x->vhost, y->vhost);
+    }
     if (cx != cy) {
         return cx < cy ? -1 : 1;
     }
@@ -411,6 +424,7 @@ static void ss_push_row(apr_array_header_t *rows, int code, int sub,
 {
     ss_metrics_row_t *row = apr_array_push(rows);
 
+    row->vhost = NULL;
     row->code = code;
     row->substatus = sub;
     row->count = count;
@@ -429,6 +443,7 @@ static void ss_push_source(apr_array_header_t *a, const char *name,
 
 ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m,
                                        const apr_array_header_t *conf,
+                                       const apr_array_header_t *vhosts,
                                        apr_pool_t *p)
 {
     ss_metrics_snap_t *s = apr_pcalloc(p, sizeof(*s));
@@ -462,14 +477,31 @@ ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m,
     }
     /* Every pair in the table, reserved ones with 0 too. */
     for (i = 0; i < m->pair_slots; i++) {
-        apr_uint32_t key = SS_LOAD(&pt[i].key);
+        apr_uint64_t key = SS_LOAD(&pt[i].key);
+        unsigned vh = (unsigned)(key >> 32);
         if (key) {
-            ss_push_row(s->rows, (int)(key >> 16), (int)(key & 0xffff),
-                        SS_LOAD(&pt[i].count));
+            ss_push_row(s->rows, (int)((key >> 16) & 0xffff),
+                        (int)(key & 0xffff), SS_LOAD(&pt[i].count));
+            ((ss_metrics_row_t *)s->rows->elts)[s->rows->nelts - 1].vhost =
+                vh && vhosts && (int)vh < vhosts->nelts
+                ? APR_ARRAY_IDX(vhosts, vh, const char *)
+                : vh ? "other" : NULL;
         }
     }
     qsort(s->rows->elts, s->rows->nelts, sizeof(ss_metrics_row_t),
           ss_row_cmp);
+    /* One row per label set (an old child may show a host of a newer
+     * configuration as "other"). */
+    for (n = 0, j = 0; j < s->rows->nelts; j++) {
+        ss_metrics_row_t *r = (ss_metrics_row_t *)s->rows->elts;
+        if (n && !ss_row_cmp(&r[n - 1], &r[j])) {
+            r[n - 1].count += r[j].count;
+        }
+        else {
+            r[n++] = r[j];
+        }
+    }
+    s->rows->nelts = n;
 
     /* The configuration's sources, each cell once. */
     shown = apr_pcalloc(p, m->cells + 1);

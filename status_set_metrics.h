@@ -105,11 +105,13 @@ void ss_metrics_cell_clear(ss_metrics_t *m, unsigned cell);
  * number is). */
 const char *ss_metrics_label(apr_pool_t *p, const char *name);
 
-/* Count one final response.  substatus 0 counts by code alone; src NULL
+/* Count one final response.  vhost: 0, or the index of the virtual host
+ * that answered (StatusSetMetrics On vhost), which then counts in the
+ * table of pairs.  substatus 0 counts by code alone; src NULL
  * when no setter acted.  shard is any number (taken modulo).  lock is
  * taken only to claim a slot for a new label. */
-void ss_metrics_count(ss_metrics_t *m, unsigned shard, int code,
-                      int substatus, const ss_series_t *src,
+void ss_metrics_count(ss_metrics_t *m, unsigned shard, unsigned vhost,
+                      int code, int substatus, const ss_series_t *src,
                       const ss_metrics_lock_t *lock);
 
 /* Make room for a configured pair so that it is shown, with 0, before its
@@ -120,6 +122,7 @@ void ss_metrics_add(ss_metrics_t *m, ss_metric_e which);
 
 /* A consistent-enough copy for exposition: each cell is read once. */
 typedef struct {
+    const char *vhost;        /* NULL: no host label */
     int code;                 /* 0: a code outside 100-999 */
     int substatus;            /* -1: "other" */
     apr_uint64_t count;
@@ -140,9 +143,11 @@ typedef struct {
 } ss_metrics_snap_t;
 
 /* conf: the ss_series_t * of the configuration that reads (their cells
- * and labels), or NULL. */
+ * and labels), or NULL; vhosts: the names of the hosts by index (const
+ * char *, index 0 unused), or NULL. */
 ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m,
                                        const apr_array_header_t *conf,
+                                       const apr_array_header_t *vhosts,
                                        apr_pool_t *p);
 
 #ifdef SS_METRICS_TEST

@@ -408,7 +408,8 @@ def test_metrics_off_serves_nothing_and_counts_nothing(errlog):
      "StatusSetMetricsCapacity: '0' is not a number of pairs from 1 to 65536"),
     ("StatusSetMetricsCapacity 12x",
      "StatusSetMetricsCapacity: '12x' is not a number of pairs"),
-    ("StatusSetMetrics maybe", "StatusSetMetrics must be On or Off"),
+    ("StatusSetMetrics maybe",
+     "StatusSetMetrics: 'maybe': expected On, On vhost, or Off"),
 ])
 def test_config_errors(conf, message):
     assert_config_rejected(conf, message, name="metrics-conf")

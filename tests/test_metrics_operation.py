@@ -264,3 +264,61 @@ def test_a_long_request_in_an_old_child_holds_only_its_own_cells():
     finally:
         slow.join()
         stop_server(h)
+
+
+def test_counts_by_virtual_host_on_request(errlog):
+    """StatusSetMetrics On vhost: responses_total carries the ServerName of
+    the host that answered, in every format, kept across a graceful
+    restart; the access log's %v agrees cell by cell."""
+    h = start_server_obj(pyhttpd.Httpd(
+        "StatusSetMetrics On vhost\nStatusSetMetricsCapacity 64\n"
+        "LogFormat \"%v %>s.%^SS\" byhost\n"
+        "CustomLog logs/byhost_log byhost\n"
+        "<Location /metrics>\n    SetHandler status-set-metrics\n"
+        "</Location>\n<Location /gone>\n    StatusSet 410.3\n</Location>\n"
+        "<VirtualHost 127.0.0.1:@PORT@>\n    ServerName a.test\n"
+        "</VirtualHost>\n<VirtualHost 127.0.0.1:@PORT@>\n"
+        "    ServerName b.test\n    StatusSet 404.2\n</VirtualHost>\n",
+        name="metrics-vhost"))
+    try:
+        for host, path in (("a.test", "/gone"), ("a.test", "/nope"),
+                           ("b.test", "/x"), ("b.test", "/x")):
+            http(h.port, path, headers=["Host: " + host])
+        h.restart(graceful=True)
+        http(h.port, "/gone", headers=["Host: a.test"])
+        deadline = time.time() + 5
+        while True:
+            log = {}
+            with open(h.path("logs/byhost_log")) as f:
+                for line in f:
+                    host, cell = line.split()
+                    key = (host,) + tuple(cell.split("."))
+                    log[key] = log.get(key, 0) + 1
+            doc = json.loads(scrape(h, "/metrics?format=json",
+                                    "-H", "Host: a.test").body)
+            got = {(r["vhost"], str(r["code"]), str(r["substatus"])):
+                   r["count"] for r in doc["responses"] if r["count"]}
+            # the scrape just made is not logged yet
+            if got == log or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert got == log
+        assert got[("a.test", "410", "3")] == 2
+        assert got[("b.test", "404", "2")] == 2
+        text = scrape(h, "/metrics", "-H", "Host: a.test").body.decode()
+        assert 'apache_status_set_responses_total{vhost="b.test",code="404",' \
+            'substatus="2"} 2' in text
+    finally:
+        stop_server(h)
+
+
+@pytest.mark.parametrize("conf,message", [
+    ("StatusSetMetrics On hosts",
+     "StatusSetMetrics: 'On hosts': expected On, On vhost, or Off"),
+    ("StatusSetMetrics Off vhost",
+     "StatusSetMetrics: 'Off vhost': expected On, On vhost, or Off"),
+    ("StatusSetMetrics maybe",
+     "StatusSetMetrics: 'maybe': expected On, On vhost, or Off"),
+])
+def test_metrics_mode_errors(conf, message):
+    assert_config_rejected(conf, message, name="metrics-mode")

@@ -73,7 +73,7 @@ static const ss_metrics_lock_t process_lock = { file_lock, file_unlock,
 static void print(apr_pool_t *p)
 {
     apr_size_t len;
-    char *out = ss_metrics_render(ss_metrics_snapshot(seg, conf, p),
+    char *out = ss_metrics_render(ss_metrics_snapshot(seg, conf, NULL, p),
                                   SS_FORMAT_JSON, p, &len);
     fwrite(out, 1, len, stdout);
 }
@@ -85,10 +85,10 @@ static void *worker(void *arg)
     unsigned id = (unsigned)(apr_uintptr_t)arg, i;
 
     for (i = 0; i < ROUNDS; i++) {
-        ss_metrics_count(seg, id, 200, 0, NULL, &threads_lock);
-        ss_metrics_count(seg, id, 404, 1 + (int)(i % 30), &named[i % 50],
+        ss_metrics_count(seg, id, 0, 200, 0, NULL, &threads_lock);
+        ss_metrics_count(seg, id, 0, 404, 1 + (int)(i % 30), &named[i % 50],
                          &threads_lock);
-        ss_metrics_count(seg, id, 503, 0, &api, &threads_lock);
+        ss_metrics_count(seg, id, 0, 503, 0, &api, &threads_lock);
     }
     return NULL;
 }
@@ -97,7 +97,7 @@ static void *count_same(void *arg)
 {
     ss_series_t *s = arg;
 
-    ss_metrics_count(seg, 2, 403, 0, s, &threads_lock);
+    ss_metrics_count(seg, 2, 0, 403, 0, s, &threads_lock);
     return NULL;
 }
 
@@ -161,7 +161,7 @@ int main(int argc, char **argv)
     }
     else if (!strcmp(argv[1], "wait")) {
         ss_metrics_test_claimed = start_waiter;
-        ss_metrics_count(seg, 0, 403, 0, &htaccess, &threads_lock);
+        ss_metrics_count(seg, 0, 0, 403, 0, &htaccess, &threads_lock);
         pthread_join(waiter, NULL);
     }
     else if (!strcmp(argv[1], "dead")) {
@@ -174,15 +174,15 @@ int main(int argc, char **argv)
         pid = fork();
         if (pid == 0) {
             ss_metrics_test_claimed = die;
-            ss_metrics_count(seg, 0, 403, 0, &htaccess, &process_lock);
+            ss_metrics_count(seg, 0, 0, 403, 0, &htaccess, &process_lock);
             _exit(1);
         }
         waitpid(pid, &status, 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             return 4;
         }
-        ss_metrics_count(seg, 0, 403, 0, &htaccess, &process_lock);
-        ss_metrics_count(seg, 0, 403, 0, &htaccess, &process_lock);
+        ss_metrics_count(seg, 0, 0, 403, 0, &htaccess, &process_lock);
+        ss_metrics_count(seg, 0, 0, 403, 0, &htaccess, &process_lock);
     }
     else if (!strcmp(argv[1], "layout")) {
         ss_metrics_room_t other = { 1000, 8, 64 };
