@@ -1890,7 +1890,8 @@ static const command_rec ss_cmds[] = {
     AP_INIT_RAW_ARGS("StatusSetTrace", ss_cmd_trace, NULL,
                      RSRC_CONF | ACCESS_CONF,
                      "MATCH [time>=DURATION] [expr=EXPRESSION] [sample=1/N] "
-                     "[query=on|off] [headers=NAME,...] [name=NAME]: trace "
+                     "[query=on|off] [headers=NAME,...] [phases=on|off] "
+                     "[name=NAME]: trace "
                      "matching "
                      "responses to StatusSetTraceLog"),
     AP_INIT_TAKE1("StatusSetTraceLog", ss_cmd_trace_log, NULL, RSRC_CONF,

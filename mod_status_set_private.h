@@ -101,11 +101,14 @@ typedef enum {
 
 void ss_trace_phase_slow(request_rec *r, ss_phase_e phase);
 
-/* Note when phase ended, for a request a trace rule may pick: one test
- * when no StatusSetTrace rule exists. */
+/* Non-zero when a StatusSetTrace rule asks for phases=on. */
+extern int ss_trace_phases;
+
+/* Note when phase ended, for a request a rule with phases=on may pick:
+ * one test when no rule asks for them. */
 static APR_INLINE void ss_trace_phase(request_rec *r, ss_phase_e phase)
 {
-    if (ss_trace_configured) {
+    if (ss_trace_phases) {
         ss_trace_phase_slow(r, phase);
     }
 }

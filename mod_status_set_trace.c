@@ -42,9 +42,10 @@ APLOG_USE_MODULE(status_set);
 #define SS_REDACTED        "[redacted]"
 #define SS_TRACE_OPTIONS   "[time>=DURATION] [expr=EXPRESSION] " \
                            "[sample=1/N] [query=on|off] [headers=NAME,...] " \
-                           "[name=NAME]"
+                           "[phases=on|off] [name=NAME]"
 
 int ss_trace_configured;
+int ss_trace_phases;
 
 /* One StatusSetTrace rule. */
 typedef struct {
@@ -53,6 +54,7 @@ typedef struct {
     ap_expr_info_t *expr;           /* NULL: always */
     apr_uint32_t sample;            /* 1 in N; 1: every request */
     int query;                      /* keep the query string */
+    int phases;                     /* phases=on */
     apr_array_header_t *headers;    /* names to keep; NULL: all */
     const char *name;               /* name=, or NULL */
     const char *source;             /* the name, or FILE:LINE */
@@ -63,6 +65,7 @@ typedef struct {
 struct ss_trace_set_t {
     apr_array_header_t *rules;      /* ss_trace_rule_t *, nearest first */
     ss_codeset_t codes;
+    int phases;                     /* a rule asks for phases=on */
 };
 
 static APR_INLINE int ss_trace_wants(const ss_trace_set_t *set, int code)
@@ -81,6 +84,7 @@ ss_trace_set_t *ss_trace_merge(apr_pool_t *p, ss_trace_set_t *add,
     set = apr_palloc(p, sizeof(*set));
     set->rules = apr_array_append(p, add->rules, base->rules);
     ss_codeset_union(&set->codes, &add->codes, &base->codes);
+    set->phases = add->phases || base->phases;
     return set;
 }
 
@@ -187,6 +191,17 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
         rule->name = apr_pstrdup(cmd->pool, w + 5);
         return NULL;
     }
+    if (!strcmp(w, "phases=on") || !strcmp(w, "phases=off")) {
+        rule->phases = w[8] == 'n';
+        return NULL;
+    }
+    if (!strncmp(w, "phases=", 7)) {
+        return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': phases= is on (the "
+                            "record gives when each phase ended, at a cost "
+                            "on every request of the context) or off (the "
+                            "default)", ss_escape_for_message(tp, w,
+                                                              strlen(w))));
+    }
     if (!strncmp(w, "query=", 6)) {
         if (strcmp(w + 6, "on") && strcmp(w + 6, "off")) {
             return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': query= is on "
@@ -260,6 +275,10 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
                                                &status_set_module))
         ->has_rules = 1;
     ss_codeset_add_match(&(*traces)->codes, rule->match);
+    if (rule->phases) {
+        (*traces)->phases = 1;
+        ss_trace_phases = 1;
+    }
     ss_trace_configured = 1;
     return NULL;
 }
@@ -397,9 +416,11 @@ static int ss_server_traced(const server_rec *s)
 
 void ss_trace_phase_slow(request_rec *r, ss_phase_e phase)
 {
+    const ss_trace_set_t *set;
     ss_tctx_t *t;
 
-    if (r->main || !ss_server_traced(r->server)) {
+    if (r->main || !(set = ss_dir_traces(r->per_dir_config))
+        || !set->phases) {
         return;
     }
     r = ss_first(r);
@@ -539,6 +560,7 @@ static int ss_trace_pre_config(apr_pool_t *p, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     ss_trace_configured = 0;
+    ss_trace_phases = 0;
     return OK;
 }
 
@@ -1102,12 +1124,22 @@ static SS_NOINLINE int ss_trace_redirected(request_rec *r)
     return ss_trace_write(r, &o, first, final);
 }
 
-/* The fast path, kept small: a request that no rule of its context wants
- * costs a few loads and one bit test. */
+/* A request without a redirect whose code a rule of its context names. */
+static SS_NOINLINE int ss_trace_direct(request_rec *r,
+                                       const ss_trace_set_t *set)
+{
+    ss_outcome_t o;
+
+    ss_outcome(r, &o, 1);
+    return ss_trace_write(r, &o, set, NULL);
+}
+
+/* The fast path, kept small (no local whose address is taken, so no stack
+ * protector either): a request that no rule of its context wants costs a
+ * few loads and one bit test. */
 static int ss_trace_log(request_rec *r)
 {
     const ss_trace_set_t *set;
-    ss_outcome_t o;
 
     if (!ss_trace_configured) {
         return DECLINED;
@@ -1119,8 +1151,7 @@ static int ss_trace_log(request_rec *r)
     if (!ss_trace_wants(set, r->status)) {
         return DECLINED;
     }
-    ss_outcome(r, &o, 1);
-    return ss_trace_write(r, &o, set, NULL);
+    return ss_trace_direct(r, set);
 }
 
 /* A record that could not be written: counted, and said at most once a

@@ -358,8 +358,10 @@ def test_the_port_is_the_connections_not_the_host_headers():
     ("StatusSetTrace",
      "StatusSetTrace: a MATCH list is required: StatusSetTrace MATCH "
      "[time>=DURATION] [expr=EXPRESSION] [sample=1/N] [query=on|off] "
-     "[headers=NAME,...] [name=NAME]"),
+     "[headers=NAME,...] [phases=on|off] [name=NAME]"),
     # one reader of integers: digits only, bounded, no overflow
+    ("StatusSetTrace 4xx phases=yes", "StatusSetTrace: 'phases=yes': "
+     "phases= is on"),
     ("StatusSetTraceLimit +5", "StatusSetTraceLimit: '+5' is not a number"),
     ("StatusSetTraceLimit \" 5\"", "StatusSetTraceLimit: ' 5' is not a "
      "number"),
@@ -385,7 +387,7 @@ def test_help_texts_say_what_the_directives_do():
         assert "per child" not in limit
         assert "per second for this server, all its children together" \
             in " ".join(limit.split())
-        assert "[query=on|off] [headers=NAME,...]" in out
+        assert "[query=on|off] [headers=NAME,...] [phases=on|off]" in out
     finally:
         h.cleanup()
 
@@ -394,7 +396,7 @@ CAUSES = r"""
 ErrorLogFormat "[%{u}t] [%-m:%l] [pid %P] [%L] [client\\ %a] %M"
 StatusSetTraceLog logs/trace.log
 StatusSetTraceLimit 0
-StatusSetTrace 4xx,5xx
+StatusSetTrace 4xx,5xx phases=on
 <Location /priv>
     Require all denied
 </Location>
@@ -462,6 +464,7 @@ def test_a_record_names_the_cause_of_a_status_httpd_set(errlog):
         assert 0 <= p["fixups"] <= p["handler"] <= p["log"]
         # the server's LogLevel warn writes nothing for a core 404
         assert got["/nope"]["events"] == []
+        assert list(got["/nope"]["phases"]) == ["fixups", "handler", "log"]
     finally:
         stop_server(h)
 
