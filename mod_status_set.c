@@ -1793,13 +1793,20 @@ static const char *ss_log_reason(request_rec *r, char *arg)
     return ap_escape_logitem(r->pool, ss_wire_reason(ss_wire_request(r)));
 }
 
+int ss_outcome_plain(const request_rec *r)
+{
+    const ss_req_t *rq = ss_slot(r);
+
+    return !r->next && !r->prev
+           && (!rq || (rq >= ss_markers && rq < ss_markers + SS_F_MARKERS));
+}
+
 void ss_outcome(request_rec *r, ss_outcome_t *out, int want_reason)
 {
     request_rec *last = r, *wire;
-    const ss_req_t *rq = ss_slot(r);
+    const ss_req_t *rq;
 
-    if (!r->next && !r->prev && (!rq || (rq >= ss_markers
-                             && rq < ss_markers + SS_F_MARKERS))) {
+    if (ss_outcome_plain(r)) {
         /* The usual request: no redirect, no setter (and so none in a
          * request before it, which would have left its state here). */
         out->last = r;

@@ -51,7 +51,7 @@ APLOG_USE_MODULE(status_set);
 #define SS_METRICS_HANDLER "status-set-metrics"
 /* The retained data's key names its layout: a module with another layout
  * of ss_retained_t never reads this one. */
-#define SS_RETAINED_KEY    "mod_status_set-metrics-2"
+#define SS_RETAINED_KEY    "mod_status_set-metrics-3"
 #define SS_MUTEX_TYPE      "status-set-metrics"
 #define SS_DEFAULT_CAPACITY 512
 
@@ -539,7 +539,14 @@ static SS_NOINLINE void ss_metrics_count_request(request_rec *r);
  * protector to pay). */
 static int ss_metrics_log(request_rec *r)
 {
-    if (ss_metrics_segment) {
+    if (!ss_metrics_segment) {
+        return DECLINED;
+    }
+    if (!ss_metrics_vhost && ss_outcome_plain(r)) {
+        /* Most responses: the code alone. */
+        ss_metrics_count_code(ss_metrics_segment, ss_shard(r), r->status);
+    }
+    else {
         ss_metrics_count_request(r);
     }
     return DECLINED;

@@ -41,6 +41,10 @@ typedef struct {
  * is left NULL unless want_reason (the counters do not need it). */
 void ss_outcome(request_rec *r, ss_outcome_t *out, int want_reason);
 
+/* The usual request: no internal redirect, no setter acted; its outcome is
+ * r->status alone, substatus 0, no source. */
+int ss_outcome_plain(const request_rec *r);
+
 /* ---- counters (mod_status_set_metrics.c) ---- */
 
 /* The segment in this process, NULL when StatusSetMetrics is Off. */

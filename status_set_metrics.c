@@ -344,6 +344,17 @@ void ss_metrics_count(ss_metrics_t *m, unsigned shard, unsigned vhost,
     ss_count_slow(m, shard, vhost, code, substatus, src, lock);
 }
 
+void ss_metrics_count_code(ss_metrics_t *m, unsigned shard, int code)
+{
+    if (code >= SS_METRICS_CODE_MIN && code <= SS_METRICS_CODE_MAX) {
+        SS_ADD(&ss_codes(m, shard % SS_METRICS_SHARDS)
+                   [code - SS_METRICS_CODE_MIN], 1);
+    }
+    else {
+        SS_ADD(&m->code_other, 1);
+    }
+}
+
 static void ss_count_slow(ss_metrics_t *m, unsigned shard, unsigned vhost,
                           int code, int substatus, const ss_series_t *src,
                           const ss_metrics_lock_t *lock)

@@ -114,6 +114,10 @@ void ss_metrics_count(ss_metrics_t *m, unsigned shard, unsigned vhost,
                       int code, int substatus, const ss_series_t *src,
                       const ss_metrics_lock_t *lock);
 
+/* Count a response of code alone (substatus 0, no source, no host): what
+ * ss_metrics_count() does for it, without its arguments. */
+void ss_metrics_count_code(ss_metrics_t *m, unsigned shard, int code);
+
 /* Make room for a configured pair so that it is shown, with 0, before its
  * first response; 0 when the table is full. */
 int ss_metrics_reserve(ss_metrics_t *m, int code, int substatus);
