@@ -377,22 +377,29 @@ ss_series_t *ss_cmd_series(cmd_parms *cmd, const char *name, int counted,
             return NULL;
         }
         series->label = ss_metrics_label(cmd->pool, name);
-        key = apr_pstrcat(cmd->pool, "name\n", name, NULL);
     }
     else {
-        /* FILE:LINE, with what the rule says and where it stands: after
-         * an edit that moves lines, another rule at this line has another
-         * key, and this rule's counter is never its. */
         series->label = ss_metrics_label(cmd->pool, where);
-        key = apr_pstrcat(cmd->pool, "line\n", where, "\n",
-                          d ? d->directive : "", " ", d ? d->args : "",
-                          NULL);
-        for (d = d ? d->parent : NULL; d; d = d->parent) {
-            key = apr_pstrcat(cmd->pool, key, "\n", d->directive, " ",
-                              d->args, NULL);
-        }
     }
-    if (counted) {
+    /* A cell for the rule, keyed by its identity: only the configuration
+     * the parent reads (an .htaccess rule, read on every request it
+     * applies to, is counted by its label). */
+    if (counted && ss_names) {
+        if (name) {
+            key = apr_pstrcat(cmd->pool, "name\n", name, NULL);
+        }
+        else {
+            /* FILE:LINE, with what the rule says and where it stands:
+             * after an edit that moves lines, another rule at this line
+             * has another key, and this rule's counter is never its. */
+            key = apr_pstrcat(cmd->pool, "line\n", where, "\n",
+                              d ? d->directive : "", " ", d ? d->args : "",
+                              NULL);
+            for (d = d ? d->parent : NULL; d; d = d->parent) {
+                key = apr_pstrcat(cmd->pool, key, "\n", d->directive, " ",
+                                  d->args, NULL);
+            }
+        }
         ss_metrics_conf_source(cmd, series, key);
     }
     return series;
