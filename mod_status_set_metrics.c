@@ -398,9 +398,10 @@ static void ss_assign_vhosts(ss_retained_t *rt, server_rec *s,
         rt->vhosts = apr_hash_make(rt->pool);
     }
     for (v = s; v; v = v->next) {
-        const char *name = ss_metrics_label(pconf, v->server_hostname
-                                                   ? v->server_hostname
-                                                   : "");
+        /* As %v logs it: printable, and one name for one host. */
+        const char *name = ap_escape_logitem(pconf, v->server_hostname
+                                                    ? v->server_hostname
+                                                    : "");
         unsigned *idx = apr_hash_get(rt->vhosts, name, APR_HASH_KEY_STRING);
         if (!idx) {
             idx = apr_palloc(rt->pool, sizeof(*idx));
@@ -413,7 +414,7 @@ static void ss_assign_vhosts(ss_retained_t *rt, server_rec *s,
     ss_vhost_names = apr_array_make(pconf, (int)rt->next_vhost + 1,
                                     sizeof(const char *));
     while (ss_vhost_names->nelts <= (int)rt->next_vhost) {
-        APR_ARRAY_PUSH(ss_vhost_names, const char *) = "other";
+        APR_ARRAY_PUSH(ss_vhost_names, const char *) = "";
     }
     for (hi = apr_hash_first(pconf, rt->vhosts); hi; hi = apr_hash_next(hi)) {
         const void *name;

@@ -357,7 +357,9 @@ void ss_trace_step(request_rec *r, int from, int code, int substatus,
  */
 #define SS_TCTX_KEY     "mod_status_set-trace"
 #define SS_EVENTS_MAX   16
-#define SS_EVENT_MSG    300           /* bytes of one message kept */
+#define SS_EVENT_MSG    300           /* bytes of one message shown */
+#define SS_EVENT_RAW    1024          /* bytes kept until it is scrubbed */
+#define SS_SUB_QUERIES  8             /* subrequests' queries kept */
 
 typedef struct {
     apr_interval_time_t t_us;
@@ -370,6 +372,8 @@ typedef struct {
     ss_event_t events[SS_EVENTS_MAX];
     int nevents;
     int dropped;
+    const char *sub_queries[SS_SUB_QUERIES]; /* of subrequests that logged */
+    int nsub;
     apr_interval_time_t phase[SS_PHASE_COUNT];  /* -1: not reached */
 } ss_tctx_t;
 
@@ -398,7 +402,7 @@ static ss_tctx_t *ss_tctx(request_rec *r, int create)
     apr_pool_userdata_get((void **)&t, SS_TCTX_KEY, r->pool);
     if (!t && create) {
         t = apr_palloc(r->pool, sizeof(*t));
-        t->nevents = t->dropped = 0;
+        t->nevents = t->dropped = t->nsub = 0;
         for (i = 0; i < SS_PHASE_COUNT; i++) {
             t->phase[i] = -1;
         }
@@ -444,6 +448,21 @@ static void ss_trace_error_log(const ap_errorlog_info *info,
     }
     r = ss_first((request_rec *)info->r);
     t = ss_tctx(r, 1);
+    if (info->r->main) {
+        /* A subrequest's query may be in the line: keep it to scrub. */
+        const char *q[2];
+        q[0] = info->r->args;
+        q[1] = info->r->parsed_uri.query;
+        for (i = 0; i < 2; i++) {
+            int k, known = 0;
+            for (k = 0; q[i] && k < t->nsub; k++) {
+                known |= !strcmp(t->sub_queries[k], q[i]);
+            }
+            if (q[i] && *q[i] && !known && t->nsub < SS_SUB_QUERIES) {
+                t->sub_queries[t->nsub++] = apr_pstrdup(r->pool, q[i]);
+            }
+        }
+    }
     if (t->nevents < SS_EVENTS_MAX) {
         e = &t->events[t->nevents++];
     }
@@ -466,7 +485,7 @@ static void ss_trace_error_log(const ap_errorlog_info *info,
     e->t_us = apr_time_now() - r->request_time;
     e->level = info->level;
     e->module_index = info->module_index;
-    e->msg = apr_pstrndup(r->pool, errstr, SS_EVENT_MSG);
+    e->msg = apr_pstrndup(r->pool, errstr, SS_EVENT_RAW);
 }
 
 static const char *ss_level_name(int level)
@@ -481,42 +500,30 @@ static const char *ss_level_name(int level)
     return level <= APLOG_TRACE8 ? "trace" : "unknown";
 }
 
-/* msg with every occurrence of the request's query strings replaced, for
- * a rule that leaves queries out: a module may write the URL it was given
- * (SS0001, mod_rewrite, mod_security2). */
-static const char *ss_scrub_query(apr_pool_t *p, const char *msg,
-                                  const char *const *queries, int n)
-{
-    int i;
-
-    for (i = 0; i < n; i++) {
-        const char *q = queries[i], *at;
-        apr_size_t len = q ? strlen(q) : 0;
-        if (!len) {
-            continue;
-        }
-        while ((at = strstr(msg, q)) != NULL) {
-            msg = apr_pstrcat(p, apr_pstrmemdup(p, msg,
-                                                (apr_size_t)(at - msg)),
-                              "[query]", at + len, NULL);
-        }
-    }
-    return msg;
-}
-
 /* events, events_dropped and phases of the record. */
 static void ss_trace_events(ss_trace_buf_t *b, request_rec *r, int query)
 {
     const ss_tctx_t *t = ss_tctx(r, 0);
-    const char *queries[8];
+    const char *queries[24 + 2 * SS_SUB_QUERIES];
     int i, nq = 0;
     request_rec *q;
 
-    for (q = r; !query && q && nq < 7; q = q->next) {
-        queries[nq++] = q->args;
-        if (q == r) {
-            queries[nq++] = q->parsed_uri.query;
+    /* The queries of the request, its redirects and the subrequests that
+     * logged, as sent and as the logs escape them. */
+    for (q = r; !query && q && nq < 16; q = q->next) {
+        const char *a = q->args, *b = q == r ? q->parsed_uri.query : NULL;
+        if (a && *a) {
+            queries[nq++] = a;
+            queries[nq++] = ap_escape_logitem(r->pool, a);
         }
+        if (b && *b && (!a || strcmp(a, b))) {
+            queries[nq++] = b;
+            queries[nq++] = ap_escape_logitem(r->pool, b);
+        }
+    }
+    for (i = 0; !query && t && i < t->nsub; i++) {
+        queries[nq++] = t->sub_queries[i];
+        queries[nq++] = ap_escape_logitem(r->pool, t->sub_queries[i]);
     }
 
     if (ss_trace_open(b, "events", '[')) {
@@ -525,12 +532,15 @@ static void ss_trace_events(ss_trace_buf_t *b, request_rec *r, int query)
             const char *mod = e->module_index == APLOG_NO_MODULE ? NULL
                 : ap_find_module_short_name(e->module_index);
             if (ss_trace_open(b, NULL, '{')) {
+                /* Scrubbed whole, then cut: a cut query is still found. */
+                const char *msg = query ? e->msg
+                    : ss_scrub_queries(r->pool, e->msg, queries, nq);
+                apr_size_t len = strlen(msg);
                 ss_trace_int(b, "t_us", e->t_us);
                 ss_trace_str(b, "module", mod ? mod : "core");
                 ss_trace_str(b, "level", ss_level_name(e->level));
-                ss_trace_str(b, "msg", nq ? ss_scrub_query(r->pool, e->msg,
-                                                          queries, nq)
-                                          : e->msg);
+                ss_trace_strn(b, "msg", msg,
+                              len > SS_EVENT_MSG ? SS_EVENT_MSG : len);
             }
             ss_trace_close(b);
         }

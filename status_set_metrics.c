@@ -496,13 +496,14 @@ ss_metrics_snap_t *ss_metrics_snapshot(const ss_metrics_t *m,
             ((ss_metrics_row_t *)s->rows->elts)[s->rows->nelts - 1].vhost =
                 vh && vhosts && (int)vh < vhosts->nelts
                 ? APR_ARRAY_IDX(vhosts, vh, const char *)
-                : vh ? "other" : NULL;
+                : vh ? "" : NULL;    /* a host this configuration
+                                        * does not know; never a name */
         }
     }
     qsort(s->rows->elts, s->rows->nelts, sizeof(ss_metrics_row_t),
           ss_row_cmp);
-    /* One row per label set (an old child may show a host of a newer
-     * configuration as "other"). */
+    /* One row per label set (an old child shows the hosts of a newer
+     * configuration as vhost=""). */
     for (n = 0, j = 0; j < s->rows->nelts; j++) {
         ss_metrics_row_t *r = (ss_metrics_row_t *)s->rows->elts;
         if (n && !ss_row_cmp(&r[n - 1], &r[j])) {

@@ -249,7 +249,7 @@ int ss_parse_int(const char *s, apr_int64_t min, apr_int64_t max,
     int neg = 0;
     apr_int64_t v = 0;
 
-    if (*s == '-') {
+    if (*s == '-' && min < 0) {
         neg = 1;
         s++;
     }

@@ -116,9 +116,9 @@ const char *ss_check_name(apr_pool_t *p, const char *name);
 const char *ss_parse_match(apr_pool_t *p, const char *text,
                            apr_array_header_t **out);
 
-/* The one reader of a directive's integer: an optional '-' and decimal
- * digits, nothing else (no space, no '+', no unit), from min to max.  1
- * and *out set, or 0. */
+/* The one reader of a directive's integer: decimal digits (leading zeros
+ * allowed), after a '-' only where min is negative; nothing else (no
+ * space, no '+', no unit); from min to max.  1 and *out set, or 0. */
 int ss_parse_int(const char *s, apr_int64_t min, apr_int64_t max,
                  apr_int64_t *out);
 

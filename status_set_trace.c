@@ -370,3 +370,59 @@ const char *ss_trace_end(ss_trace_buf_t *b, apr_size_t *len)
     *len = b->len;
     return b->buf;
 }
+
+const char *ss_scrub_queries(apr_pool_t *p, const char *msg,
+                             const char *const *needles, int n)
+{
+    apr_size_t len = strlen(msg), i, j, o = 0;
+    unsigned char *mark;
+    char *out;
+    int k, any = 0;
+
+    if (!len) {
+        return msg;
+    }
+    mark = apr_pcalloc(p, len);
+    for (k = 0; k < n; k++) {
+        const char *q = needles[k];
+        apr_size_t qlen = q ? strlen(q) : 0;
+        if (!qlen) {
+            continue;
+        }
+        for (i = 0; i < len; i++) {
+            apr_size_t m = 0;
+            while (m < qlen && i + m < len && msg[i + m] == q[m]) {
+                m++;
+            }
+            /* the whole needle, or a cut one of 8 bytes or more at the end */
+            if (m == qlen || (i + m == len && m >= 8)) {
+                memset(mark + i, 1, m);
+                any = 1;
+            }
+        }
+    }
+    for (i = 0; i + 1 < len; i++) {
+        if (msg[i] == '?' && msg[i + 1] != ' ' && msg[i + 1] != '\t') {
+            for (j = i + 1; j < len && msg[j] != ' ' && msg[j] != '\t'; j++) {
+                mark[j] = 1;
+            }
+            any = 1;
+            i = j;
+        }
+    }
+    if (!any) {
+        return msg;
+    }
+    out = apr_palloc(p, len * 7 + 1);
+    for (i = 0; i < len; i++) {
+        if (!mark[i]) {
+            out[o++] = msg[i];
+        }
+        else if (i == 0 || !mark[i - 1]) {
+            memcpy(out + o, "[query]", 7);
+            o += 7;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}

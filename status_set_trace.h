@@ -61,4 +61,12 @@ apr_size_t ss_json_quote(char *out, apr_size_t outmax, const char *s,
 char *ss_json_string(apr_pool_t *p, const char *s, apr_size_t len,
                      apr_size_t max);
 
+/* msg as a record that leaves queries out shows it: every occurrence of
+ * each of the n needles (the request's query strings, as sent and as the
+ * logs escape them), or its start when msg ends inside it, and every run
+ * of bytes after a '?' up to white space or the end, replaced by
+ * "[query]".  From p; msg itself when nothing is replaced. */
+const char *ss_scrub_queries(apr_pool_t *p, const char *msg,
+                             const char *const *needles, int n);
+
 #endif /* STATUS_SET_TRACE_H */

@@ -266,6 +266,7 @@ def test_a_long_request_in_an_old_child_holds_only_its_own_cells():
         stop_server(h)
 
 
+@ONE_PROCESS
 def test_counts_by_virtual_host_on_request(errlog):
     """StatusSetMetrics On vhost: responses_total carries the ServerName of
     the host that answered, in every format, kept across a graceful
@@ -308,6 +309,33 @@ def test_counts_by_virtual_host_on_request(errlog):
         text = scrape(h, "/metrics", "-H", "Host: a.test").body.decode()
         assert 'apache_status_set_responses_total{vhost="b.test",code="404",' \
             'substatus="2"} 2' in text
+    finally:
+        stop_server(h)
+
+
+def test_host_labels_are_one_per_host_as_the_access_log_writes_them():
+    """Two ServerNames that differ only outside ASCII are two series,
+    labelled as %v logs them (adversary, #16: both were caf??.test)."""
+    h = start_server_obj(pyhttpd.Httpd(
+        "StatusSetMetrics On vhost\n"
+        "<Location /metrics>\n    SetHandler status-set-metrics\n"
+        "</Location>\nListen 127.0.0.1:@PORT2@\n"
+        "<VirtualHost 127.0.0.1:@PORT@>\n    ServerName caf\u00e9.test\n"
+        "</VirtualHost>\n<VirtualHost 127.0.0.1:@PORT2@>\n"
+        "    ServerName caf\u00e8.test\n</VirtualHost>\n",
+        name="metrics-vhost-utf8", extra_ports=1))
+    try:
+        http(h.port, "/nope")
+        http(h.extra_ports[0], "/nope")
+        deadline = time.time() + 5
+        while True:
+            doc = json.loads(scrape(h, "/metrics?format=json").body)
+            got = {r["vhost"]: r["count"] for r in doc["responses"]
+                   if r.get("vhost") and r["code"] == 404}
+            if len(got) == 2 or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        assert got == {"caf\\xc3\\xa9.test": 1, "caf\\xc3\\xa8.test": 1}
     finally:
         stop_server(h)
 

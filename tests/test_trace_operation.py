@@ -363,6 +363,8 @@ def test_the_port_is_the_connections_not_the_host_headers():
     ("StatusSetTrace 4xx phases=yes", "StatusSetTrace: 'phases=yes': "
      "phases= is on"),
     ("StatusSetTraceLimit +5", "StatusSetTraceLimit: '+5' is not a number"),
+    # a sign only where a value may be negative (adversary, #16)
+    ("StatusSetTraceLimit -0", "StatusSetTraceLimit: '-0' is not a number"),
     ("StatusSetTraceLimit \" 5\"", "StatusSetTraceLimit: ' 5' is not a "
      "number"),
     ("StatusSetTrace 4xx sample=1/+3", "StatusSetTrace: 'sample=1/+3': "
@@ -494,5 +496,42 @@ def test_events_are_bounded_and_keep_the_most_severe(errlog):
         assert "SECRET" not in json.dumps(rec)
         times = [e["t_us"] for e in rec["events"]]
         assert times == sorted(times)
+    finally:
+        stop_server(h)
+
+
+def test_no_query_reaches_an_event_escaped_cut_or_from_a_subrequest(errlog):
+    """Adversary, #16: a query the logs escape ("), a long one cut with
+    its message, and a subrequest's, all reached events with query=off."""
+    errlog.expect_match(r"unable to include|\[rewrite:trace\d\]")
+    h = start_server_obj(pyhttpd.Httpd(
+        "StatusSetTraceLog logs/trace.log\nStatusSetTraceLimit 0\n"
+        "StatusSetTrace 4xx,200\n<Location /x>\n    StatusSet 404.2\n"
+        "</Location>\nRewriteEngine On\n"
+        "RewriteCond %{QUERY_STRING} ^nomatch$\nRewriteRule ^/y - [F]\n"
+        "<Location /ssi.shtml>\n    Options +Includes\n</Location>\n",
+        files={"htdocs/ssi.shtml":
+               '<!--#include virtual="/missing.html?token=SUBSECRET" -->\n',
+               "htdocs/y": "y\n"},
+        name="trace-scrub", log_level="warn status_set:info "
+        "rewrite:trace4"))
+    try:
+        for line in (b'GET /x?pw="SECRETA" HTTP/1.1',
+                     b"GET /x?pw=SECRETB\\x HTTP/1.1",
+                     b"GET /x?pw=SECRETC\xc3\xa9 HTTP/1.1",
+                     b"GET /x?pw=SECRETD&pad=" + b"A" * 400 + b" HTTP/1.1",
+                     b"GET /y?SECRETE" + b"B" * 400 + b" HTTP/1.1"):
+            raw(h.port, line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+        http(h.port, "/ssi.shtml?q=SECRETF")
+        got = wait_records(h, "logs/trace.log", 6)
+        assert len(got) == 6
+        assert any(e["msg"].startswith("SS0001") for x in got
+                   for e in x["events"])
+        with open(h.path("logs/trace.log")) as f:
+            text = f.read()
+        for secret in ("SECRETA", "SECRETB", "SECRETC", "SECRETD",
+                       "SECRETE", "SUBSECRET", "SECRETF"):
+            assert secret not in text, (secret, text)
+        assert "[query]" in text
     finally:
         stop_server(h)

@@ -58,6 +58,27 @@ static void check_record(const unsigned char *s, apr_size_t n,
     assert(!in_string && depth == 0);
 }
 
+/* ss_scrub_queries() on the input as a message, with a needle taken
+ * from its first bytes: what it returns holds no '?' followed by anything
+ * but white space, nor the needle. */
+static void check_scrub(apr_pool_t *p, const char *data, size_t size)
+{
+    const char *msg = apr_pstrndup(p, data, size), *needles[1], *out, *q;
+    apr_size_t nlen = size > 12 ? 12 : size;
+
+    needles[0] = apr_pstrndup(p, data, nlen);
+    out = ss_scrub_queries(p, msg, needles, 1);
+    for (q = strchr(out, '?'); q; q = strchr(q + 1, '?')) {
+        assert(q[1] == '\0' || q[1] == ' ' || q[1] == '\t'
+               || !strncmp(q + 1, "[query]", 7));
+    }
+    /* (a needle with a byte of "[query]" may be made by the replacement) */
+    if (needles[0][0] && strlen(needles[0]) == nlen && !strchr(needles[0], '?')
+        && !strpbrk(needles[0], "[query]")) {
+        assert(!strstr(out, needles[0]));
+    }
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
@@ -73,6 +94,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     check_record((const unsigned char *)rec, len,
                  max < SS_TRACE_RECORD_MIN ? SS_TRACE_RECORD_MIN : max);
     assert(rec[len] == '\0' && strlen(rec) == len);
+    check_scrub(p, (const char *)data + 1, size - 1);
     apr_pool_destroy(p);
     return 0;
 }
