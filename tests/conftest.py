@@ -127,6 +127,39 @@ def stop_server(h):
     assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
+# httpd's event MPM sometimes crashes a child as it stops: the child's main
+# thread faults in apr_os_sock_get() called from mod_mpm_event (seen in 4 of
+# 80 stops, and as often with mod_status_set not loaded; core dump read with
+# gdb).  The parent logs it as it reaps the child, right before or after its
+# own "shutting down" (or a full restart's "SIGHUP received") line.  Such a line is httpd's, not the module's; a
+# crash anywhere else still fails the test.
+SHUTDOWN_IDS = ("AH00491", "AH00295", "AH00169",   # SIGTERM
+                "AH00494", "AH00298", "AH00173")   # SIGHUP: a full restart
+RESUMING_IDS = ("AH00489", "AH00292", "AH00163")
+CRASH_RE = re.compile(r"AH0005[12]: child pid \d+ exit signal "
+                      r"Segmentation fault")
+
+
+def shutdown_noise(text):
+    """text without the child crashes logged as the parent stopped."""
+    out, pending, stopping = [], [], False
+    for line in text.splitlines(keepends=True):
+        if CRASH_RE.search(line):
+            if not stopping:
+                pending.append(line)
+            continue
+        if any(i + ":" in line for i in SHUTDOWN_IDS):
+            stopping = True
+            pending = []
+        elif any(i + ":" in line for i in RESUMING_IDS):
+            stopping = False      # a restart is done: crashes count again
+        out.extend(pending)
+        pending = []
+        out.append(line)
+    out.extend(pending)
+    return "".join(out)
+
+
 class ErrorLogCheck:
     """What a test expects to see in the error logs."""
 
@@ -159,7 +192,7 @@ class ErrorLogCheck:
         for srv, text in logs:
             if h is not None and srv is not h:
                 continue
-            text = text[self.offsets.get(srv, 0):]
+            text = shutdown_noise(text[self.offsets.get(srv, 0):])
             out.extend(line for line in text.splitlines() if line.strip())
         return out
 
