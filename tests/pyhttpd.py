@@ -131,10 +131,20 @@ def valgrind_errors(log):
                                   "For lists of", "For a detailed"))]
 
 
+_GIVEN = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now and not handed out before in this process
+    (two servers, or a server's two Listen lines, never get the same one:
+    the kernel may give a port again once its socket is closed)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 class Httpd:
@@ -243,14 +253,26 @@ class Httpd:
                    "--log-file=%s/valgrind.%%p" % self.path("logs"),
                    APACHE, "-X", "-f", self.conf_path]
             wait = 120
-        out = None if foreground_output else subprocess.DEVNULL
+        # What apache2 says before its error log is open (a port it cannot
+        # bind, a bad configuration) goes to logs/startup.out.
+        out = None if foreground_output else \
+            open(self.path("logs/startup.out"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=out,
                                      start_new_session=True, env=self.env())
+        if out is not None:
+            out.close()
         deadline = time.time() + wait
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("apache2 exited with %s:\n%s"
-                                   % (self.proc.returncode, self.error_log()))
+                try:
+                    with open(self.path("logs/startup.out"),
+                              errors="replace") as f:
+                        said = f.read()
+                except FileNotFoundError:
+                    said = ""
+                raise RuntimeError("apache2 exited with %s:\n%s%s"
+                                   % (self.proc.returncode, said,
+                                      self.error_log()))
             try:
                 with socket.create_connection(("127.0.0.1", self.port), 0.2):
                     return self
