@@ -143,6 +143,22 @@ void ss_server_set_vhost(server_rec *s, unsigned idx)
     c->vhost = idx;
 }
 
+/* An on|off option of StatusSetTrace (its value at w + at) into *flag;
+ * what on means for the message. */
+static const char *ss_trace_flag(cmd_parms *cmd, const char *w,
+                                 apr_size_t at, const char *on, int *flag)
+{
+    if (strcmp(w + at, "on") && strcmp(w + at, "off")) {
+        return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool, "'%s': %.*s "
+                            "is on (%s) or off (the default)",
+                            ss_escape_for_message(cmd->temp_pool, w,
+                                                  strlen(w)),
+                            (int)at, w, on));
+    }
+    *flag = w[at + 1] == 'n';
+    return NULL;
+}
+
 /* One option word of StatusSetTrace into rule, or the whole message. */
 static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
                                    const char *w)
@@ -191,26 +207,14 @@ static const char *ss_trace_option(cmd_parms *cmd, ss_trace_rule_t *rule,
         rule->name = apr_pstrdup(cmd->pool, w + 5);
         return NULL;
     }
-    if (!strcmp(w, "phases=on") || !strcmp(w, "phases=off")) {
-        rule->phases = w[8] == 'n';
-        return NULL;
-    }
     if (!strncmp(w, "phases=", 7)) {
-        return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': phases= is on (the "
-                            "record gives when each phase ended, at a cost "
-                            "on every request of the context) or off (the "
-                            "default)", ss_escape_for_message(tp, w,
-                                                              strlen(w))));
+        return ss_trace_flag(cmd, w, 7, "the record gives when each phase "
+                             "ended, at a cost on every request of the "
+                             "context", &rule->phases);
     }
     if (!strncmp(w, "query=", 6)) {
-        if (strcmp(w + 6, "on") && strcmp(w + 6, "off")) {
-            return ss_cmd_error(cmd, apr_psprintf(tp, "'%s': query= is on "
-                                "(the record keeps the query string) or off "
-                                "(the default)",
-                                ss_escape_for_message(tp, w, strlen(w))));
-        }
-        rule->query = w[7] == 'n';
-        return NULL;
+        return ss_trace_flag(cmd, w, 6, "the record keeps the query string",
+                             &rule->query);
     }
     if (!strncmp(w, "headers=", 8)) {
         char *list = apr_pstrdup(cmd->pool, w + 8), *last, *name;
