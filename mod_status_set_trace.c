@@ -590,9 +590,9 @@ static int ss_trace_pre_config(apr_pool_t *p, apr_pool_t *plog,
  *     program; the old one goes, as a piped CustomLog's does);
  *   - a file is opened again at every restart (so that logrotate's
  *     graceful reload moves it), in the generation's pool;
- *   - StatusSetTraceLimit's word is in shared memory made once for the
- *     target: the limit holds for the whole server across graceful
- *     restarts, as the counters do.
+ *   - StatusSetTraceLimit's word, one for each virtual host (by its
+ *     ServerName and port) and log it writes to, is in shared memory made
+ *     once: the limit holds across graceful restarts, as the counters do.
  *
  * A full restart has already stopped every child and the piped programs
  * (the MPM's reclaim): everything is made anew.  Entries that no server
@@ -611,7 +611,8 @@ struct ss_tlog_t {
     const char *name;         /* as StatusSetTraceLog gave it */
     apr_pool_t *pipe_pool;    /* the piped program's; NULL: a file */
     apr_file_t *pipe;         /* its write end, non-blocking */
-    apr_uint64_t *limiter;    /* second << 32 | records, shared */
+    apr_uint64_t *limiter;    /* a limiter's entry: second << 32 |
+                               * records, shared; NULL for a log's */
     int seen;                 /* configuration generation last named in */
 };
 
@@ -619,8 +620,10 @@ typedef struct {
     ss_tlog_t *logs;
 } ss_tlog_list_t;
 
+/* The entry named name, made when there is none; a limiter's has its
+ * word of shared memory. */
 static ss_tlog_t *ss_tlog_get(ss_tlog_list_t *list, const char *name,
-                              server_rec *s)
+                              int limiter, server_rec *s)
 {
     ss_tlog_t *l;
     apr_pool_t *p;
@@ -634,18 +637,20 @@ static ss_tlog_t *ss_tlog_get(ss_tlog_list_t *list, const char *name,
     }
     apr_pool_create(&p, ap_pglobal);
     apr_pool_tag(p, "status_set_trace_log");
-    rv = apr_shm_create(&shm, sizeof(apr_uint64_t), NULL, p);
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SS0021: cannot make "
-                     "the shared memory of StatusSetTraceLimit");
-        apr_pool_destroy(p);
-        return NULL;
-    }
     l = apr_pcalloc(p, sizeof(*l));
+    if (limiter) {
+        rv = apr_shm_create(&shm, sizeof(apr_uint64_t), NULL, p);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "SS0021: cannot make "
+                         "the shared memory of StatusSetTraceLimit");
+            apr_pool_destroy(p);
+            return NULL;
+        }
+        l->limiter = apr_shm_baseaddr_get(shm);
+        *l->limiter = 0;
+    }
     l->pool = p;
     l->name = apr_pstrdup(p, name);
-    l->limiter = apr_shm_baseaddr_get(shm);
-    *l->limiter = 0;
     l->next = list->logs;
     list->logs = l;
     return l;
@@ -740,7 +745,7 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
             }
             continue;
         }
-        if (!(l = ss_tlog_get(list, c->log_name, v))) {
+        if (!(l = ss_tlog_get(list, c->log_name, 0, v))) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         l->seen = gen;
@@ -748,7 +753,7 @@ static int ss_trace_open_logs(apr_pool_t *pconf, apr_pool_t *plog,
          * log it writes to, kept while the host keeps its name. */
         lim = ss_tlog_get(list, apr_psprintf(ptemp, "\001%s:%u\n%s",
                                              v->server_hostname, v->port,
-                                             c->log_name), v);
+                                             c->log_name), 1, v);
         if (!lim) {
             return HTTP_INTERNAL_SERVER_ERROR;
         }
