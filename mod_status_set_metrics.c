@@ -442,7 +442,6 @@ static int ss_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ss_metrics_room_t room;
     int graceful;
 
-    (void)pconf;
     (void)plog;
     (void)ptemp;
     ss_reading_config = 0;
@@ -454,7 +453,6 @@ static int ss_metrics_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     rt = ap_retained_data_get(SS_RETAINED_KEY);
     if (!rt) {
         rt = ap_retained_data_create(SS_RETAINED_KEY, sizeof(*rt));
-        memset(rt, 0, sizeof(*rt));
     }
     graceful = ap_unixd_mpm_get_retained_data()->was_graceful;
     if (!ss_metrics_on) {
@@ -525,12 +523,6 @@ static void ss_metrics_child_init(apr_pool_t *p, server_rec *s)
 
 /* ------------------------------------------------------------------ */
 /* Counting                                                           */
-
-#if defined(__GNUC__)
-#define SS_NOINLINE __attribute__((noinline))
-#else
-#define SS_NOINLINE
-#endif
 
 static SS_NOINLINE void ss_metrics_count_request(request_rec *r);
 

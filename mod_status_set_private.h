@@ -21,6 +21,13 @@
 
 extern SS_EXPORT module AP_MODULE_DECLARE_DATA status_set_module;
 
+/* Keeps a slow path out of a hook's fast path. */
+#if defined(__GNUC__)
+#define SS_NOINLINE __attribute__((noinline))
+#else
+#define SS_NOINLINE
+#endif
+
 /* The status a finished request went out with, as the access log shows
  * it: code is %>s, the rest what %^SS, %^SE and %^SR show, source the
  * setter's (NULL when none acted).  One exception: when an ErrorDocument

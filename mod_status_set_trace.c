@@ -1116,12 +1116,6 @@ static const ss_trace_rule_t *ss_trace_pick(const ss_trace_set_t *set,
  * comes from /errors/, and a rule on the error page's location traces
  * every request that ends there.
  */
-#if defined(__GNUC__)
-#define SS_NOINLINE __attribute__((noinline))
-#else
-#define SS_NOINLINE
-#endif
-
 static int ss_trace_write(request_rec *r, const ss_outcome_t *o,
                           const ss_trace_set_t *first,
                           const ss_trace_set_t *final);
