@@ -16,7 +16,7 @@ import pytest
 import pyhttpd
 from conftest import assert_config_rejected, http, start_server_obj, \
     stop_server
-from test_metrics import parse, resp, scrape, wait_for
+from test_metrics import parse, resp, rewrite_conf, scrape, wait_for
 from test_trace_operation import wait_records
 
 ONE_PROCESS = pytest.mark.skipif(pyhttpd.VALGRIND,
@@ -34,14 +34,6 @@ def hits(h):
     got = parse(scrape(h).body.decode())
     return {dict(k[1])["source"]: v for k, v in got.items()
             if k[0] == "apache_status_set_rule_hits_total"}
-
-
-def edit(h, old, new):
-    with open(h.conf_path) as f:
-        conf = f.read()
-    assert old in conf, old
-    with open(h.conf_path, "w") as f:
-        f.write(conf.replace(old, new, 1))
 
 
 def settle(h):
@@ -79,7 +71,7 @@ def test_an_edit_that_moves_lines_never_mixes_two_rules():
         http(h.port, "/b")
         http(h.port, "/a")
         wait_hits(h, {a: 1, b: 2, "api": 0})
-        edit(h, "# top\n", "# top\n# one\n# two\n# three\n")
+        rewrite_conf(h, "# top\n", "# top\n# one\n# two\n# three\n")
         h.restart(graceful=True)
         a2, b2 = where(h, "StatusSet 403.1"), where(h, "StatusSet 403.2")
         assert a2 == b            # /a's rule now stands where /b's stood
@@ -89,7 +81,7 @@ def test_an_edit_that_moves_lines_never_mixes_two_rules():
         # edits and reloads do not grow the table
         for n in range(4):
             settle(h)
-            edit(h, "# top\n", "# top\n# more %d\n" % n)
+            rewrite_conf(h, "# top\n", "# top\n# more %d\n" % n)
             h.restart(graceful=True)
         settle(h)
         h.restart(graceful=True)
@@ -120,13 +112,13 @@ def test_named_rules_keep_their_series_across_edits_and_reloads():
         # the name is the source wherever it is shown
         line = h.access_line(r.test_id)
         assert "note_src=gone " in line, line
-        edit(h, "# top\n", "# top\n# one\n# two\n# three\n")
+        rewrite_conf(h, "# top\n", "# top\n# one\n# two\n# three\n")
         h.restart(graceful=True)
         http(h.port, "/a")
         wait_hits(h, {"deny-a": 2, "deny-b": 2, "gone": 1, "api": 0})
         # a rule renamed is another series; the old one goes
         settle(h)
-        edit(h, "name=deny-b", "name=deny-b2")
+        rewrite_conf(h, "name=deny-b", "name=deny-b2")
         h.restart(graceful=True)
         settle(h)
         h.restart(graceful=True)
@@ -149,10 +141,10 @@ def test_off_then_on_by_graceful_restarts_starts_from_zero():
             http(h.port, "/gone")
         got = wait_for(h, resp(404, 13), 3)
         start = got[("apache_status_set_start_time_seconds", ())]
-        edit(h, "StatusSetMetrics On", "StatusSetMetrics Off")
+        rewrite_conf(h, "StatusSetMetrics On", "StatusSetMetrics Off")
         h.restart(graceful=True)
         http(h.port, "/gone")
-        edit(h, "StatusSetMetrics Off", "StatusSetMetrics On")
+        rewrite_conf(h, "StatusSetMetrics Off", "StatusSetMetrics On")
         time.sleep(0.01)
         h.restart(graceful=True)
         got = parse(scrape(h).body.decode())
@@ -173,7 +165,7 @@ def test_a_full_restart_that_grows_the_table_warns_of_nothing(errlog):
     try:
         more = "".join("<Location /s%d>\n    StatusSet 410.%d\n"
                        "</Location>\n" % (i, i + 1) for i in range(20))
-        edit(h, "<Location /r0>", more + "<Location /r0>")
+        rewrite_conf(h, "<Location /r0>", more + "<Location /r0>")
         h.restart(graceful=False)
         got = parse(scrape(h).body.decode())
         assert all(got[resp(410, i + 1)] == 0 for i in range(20))
@@ -250,7 +242,7 @@ def test_a_long_request_in_an_old_child_holds_only_its_own_cells():
         for gen in range(1, 5):
             new = "".join("<Location /r%d>\n    StatusSet 403 name=g%d_%d\n"
                           "</Location>\n" % (i, gen, i) for i in (1, 2))
-            edit(h, rules, new)
+            rewrite_conf(h, rules, new)
             rules = new
             h.restart(graceful=True)
             settle(h)

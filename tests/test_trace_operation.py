@@ -18,19 +18,10 @@ import pyhttpd
 from conftest import (BACKEND_VHOST, asis, assert_config_rejected, http,
                       raw, start_server_obj, stop_server)
 from pyhttpd import BASE_MODULES
+from test_trace import records
 
 ONE_PROCESS = pytest.mark.skipif(pyhttpd.VALGRIND,
                                  reason="one process under valgrind")
-
-
-def records(h, name):
-    try:
-        with open(h.path(name), "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return []
-    assert not data or data.endswith(b"\n")
-    return [json.loads(x) for x in data.splitlines()]
 
 
 def wait_records(h, name, n, timeout=10.0):
