@@ -161,33 +161,31 @@ def without_trace(conf):
     return re.sub(r"(?m)^\s*StatusSetTrace\b.*$", "", conf)
 
 
-# 10,000 series: 5,000 (code, substatus) pairs (400-449 x 1-100) and the
-# 5,000 sources of the response rules that name them (no request meets
-# them; configured pairs and sources are shown from the start).
-SCRAPE_10K = COMMON + "StatusSetMetrics On\nStatusSetMetricsCapacity 16\n" \
-    + "".join("StatusSetResponse 599 %d.%d\n" % (400 + i // 100, 1 + i % 100)
-              for i in range(5000)) + """
+def scrape_conf(rules, per_code, capacity):
+    """A server whose configuration names `rules` (code, substatus) pairs,
+    4xx.1-4xx.per_code from 400 on, each in a StatusSetResponse rule that no
+    request meets: 2 x rules series (each pair and its rule's source) shown
+    from the start."""
+    return COMMON + "StatusSetMetrics On\nStatusSetMetricsCapacity %d\n" \
+        % capacity + "".join("StatusSetResponse 599 %d.%d\n"
+                             % (400 + i // per_code, 1 + i % per_code)
+                             for i in range(rules)) + """
 LogFormat "%D %>s" took
 CustomLog logs/scrape_log took
 <Location /metrics>
     SetHandler status-set-metrics
 </Location>
 """
+
+
+# 10,000 series: 5,000 pairs (400-449 x 1-100) and their rules' sources.
+SCRAPE_10K = scrape_conf(5000, 100, 16)
 SCRAPE_SERIES = 10000
 SCRAPE_BAR_MS = 10.0
 
-# 65,536 series: 32,768 pairs (400-599 x 1-164) and the 32,768 sources of
-# the rules that name them, in a segment with room for 65,536 more.
-SCRAPE_64K = COMMON + "StatusSetMetrics On\n" \
-    "StatusSetMetricsCapacity 65536\n" \
-    + "".join("StatusSetResponse 599 %d.%d\n" % (400 + i // 164, 1 + i % 164)
-              for i in range(32768)) + """
-LogFormat "%D %>s" took
-CustomLog logs/scrape_log took
-<Location /metrics>
-    SetHandler status-set-metrics
-</Location>
-"""
+# 65,536 series: 32,768 pairs (400-599 x 1-164) and their rules' sources,
+# in a segment with room for 65,536 more.
+SCRAPE_64K = scrape_conf(32768, 164, 65536)
 SCRAPE_64K_SERIES = 65536
 SCRAPE_64K_BAR_MS = 50.0
 
