@@ -169,6 +169,10 @@ typedef struct {
     ss_reasons_t *reasons;          /* StatusSetReason */
     apr_array_header_t *resp_sets;  /* ss_resp_set_t *, StatusSetResponse */
     ss_resp_set_t *own_set;         /* this context's set, while parsing */
+    ss_codeset_t *final_codes;      /* the codes StatusSetResponse and
+                                     * StatusSetReason name: a response of
+                                     * another code, without a setter, goes
+                                     * out as it is (one test) */
     const char *from_header;        /* StatusSetFromHeader; NULL: off */
     const ss_series_t *from_source; /* "header:NAME" */
     int from_keep;
@@ -272,6 +276,15 @@ static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     conf->rules = ss_merge_list(p, add->rules, base->rules);
     conf->reasons = ss_merge_reasons(p, add->reasons, base->reasons);
     conf->resp_sets = ss_merge_list(p, add->resp_sets, base->resp_sets);
+    if (!add->final_codes || !base->final_codes) {
+        conf->final_codes = add->final_codes ? add->final_codes
+                                             : base->final_codes;
+    }
+    else {
+        conf->final_codes = apr_palloc(p, sizeof(*conf->final_codes));
+        ss_codeset_union(conf->final_codes, add->final_codes,
+                         base->final_codes);
+    }
     conf->traces = ss_trace_merge(p, add->traces, base->traces);
     /* The nearer StatusSetFromHeader wins, "off" included. */
     if (add->from_set) {
@@ -539,6 +552,15 @@ static const char *ss_cmd_status_set(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* The final-phase code set of a context being read. */
+static ss_codeset_t *ss_final_codes(cmd_parms *cmd, ss_dir_conf_t *dc)
+{
+    if (!dc->final_codes) {
+        dc->final_codes = apr_pcalloc(cmd->pool, sizeof(*dc->final_codes));
+    }
+    return dc->final_codes;
+}
+
 static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
                                  const char *args)
 {
@@ -586,6 +608,7 @@ static const char *ss_cmd_reason(cmd_parms *cmd, void *dconf,
         entry = apr_array_push(dc->reasons->list);
     }
     ss_codeset_add(&dc->reasons->codes, spec.code, spec.code);
+    ss_codeset_add(ss_final_codes(cmd, dc), spec.code, spec.code);
     entry->code = spec.code;
     entry->reason = apr_pstrdup(cmd->pool, spec.reason);
     return NULL;
@@ -675,6 +698,7 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
         ss_resp_index(cmd->pool, dc->own_set, rule,
                       &APR_ARRAY_IDX(matches, i, ss_match_t));
     }
+    ss_codeset_add_match(ss_final_codes(cmd, dc), matches);
     dc->own_set->nrules++;
     return NULL;
 }
@@ -1074,16 +1098,27 @@ int ss_expr_true(request_rec *r, const ap_expr_info_t *expr,
     return rc;
 }
 
-static int ss_fixups(request_rec *r)
+/* The first StatusSet rule of r's context whose expr= holds ends r. */
+static SS_NOINLINE int ss_fixups_rules(request_rec *r,
+                                       const ss_dir_conf_t *dc)
 {
-    const ss_dir_conf_t *dc;
     int i;
 
-    if (r->main) {
-        /* Subrequests never change the response. */
-        return DECLINED;
+    for (i = 0; i < dc->rules->nelts; i++) {
+        const ss_rule_t *rule = APR_ARRAY_IDX(dc->rules, i, ss_rule_t *);
+
+        if (ss_expr_true(r, rule->expr, rule->st.source)) {
+            return ss_apply_rule(r, rule);
+        }
     }
-    ss_trace_phase(r, SS_PHASE_FIXUPS);
+    return DECLINED;
+}
+
+/* fixups for a request with a state, or redirected. */
+static SS_NOINLINE int ss_fixups_chain(request_rec *r)
+{
+    const ss_dir_conf_t *dc;
+
     /* After mod_dir's and mod_negotiation's fast redirects (fixups and
      * type_checker, both before this hook). */
     ss_scrub(r);
@@ -1102,27 +1137,30 @@ static int ss_fixups(request_rec *r)
         return DECLINED;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (!dc->rules) {
-        return DECLINED;
-    }
-    for (i = 0; i < dc->rules->nelts; i++) {
-        const ss_rule_t *rule = APR_ARRAY_IDX(dc->rules, i, ss_rule_t *);
-
-        if (ss_expr_true(r, rule->expr, rule->st.source)) {
-            return ss_apply_rule(r, rule);
-        }
-    }
-    return DECLINED;
+    return dc->rules ? ss_fixups_rules(r, dc) : DECLINED;
 }
 
-static int ss_handler(request_rec *r)
+static int ss_fixups(request_rec *r)
 {
-    ss_req_t *rq = ss_slot(r);
-    int rv;
+    const ss_dir_conf_t *dc;
 
-    if (!rq || !rq->send_empty || rq->owner != r) {
+    if (r->main) {
+        /* Subrequests never change the response. */
         return DECLINED;
     }
+    ss_trace_phase(r, SS_PHASE_FIXUPS);
+    if (ss_slot(r) || r->prev) {
+        return ss_fixups_chain(r);
+    }
+    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
+    return dc->rules ? ss_fixups_rules(r, dc) : DECLINED;
+}
+
+/* A 2xx StatusSet rule's response: no body. */
+static SS_NOINLINE int ss_send_empty(request_rec *r, const ss_req_t *rq)
+{
+    int rv;
+
     /* A handler reads what it does not use of a request body; a body that
      * cannot be read (too large, bad chunking) is httpd's error to send. */
     if ((rv = ap_discard_request_body(r)) != OK) {
@@ -1133,6 +1171,23 @@ static int ss_handler(request_rec *r)
     /* No body: the CONTENT_LENGTH filter sends "Content-Length: 0" (none
      * for 204, none for HEAD unless HttpContentLengthHeadZero says so). */
     return OK;
+}
+
+/* The module's one handler hook (each hook costs every request its
+ * dispatch): a 2xx StatusSet rule's empty response, or the counters'
+ * status-set-metrics handler. */
+static int ss_handler(request_rec *r)
+{
+    const ss_req_t *rq = ss_slot(r);
+
+    if (rq && rq->send_empty && rq->owner == r) {
+        return ss_send_empty(r, rq);
+    }
+    /* Asked of every request: the first byte settles almost all. */
+    if (!r->handler || r->handler[0] != SS_METRICS_HANDLER[0]) {
+        return DECLINED;
+    }
+    return ss_metrics_handler(r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1159,7 +1214,8 @@ static void ss_assert_status(request_rec *r, ss_req_t *rq)
 /* Does dc give the response phase anything to do? */
 static int ss_conf_filters(const ss_dir_conf_t *dc)
 {
-    return dc->reasons || dc->resp_sets || dc->from_header;
+    /* (StatusSetResponse and StatusSetReason make final_codes.) */
+    return dc->final_codes || dc->from_header;
 }
 
 static void ss_warn_header(request_rec *r, const char *name, const char *why)
@@ -1392,14 +1448,21 @@ static void ss_final_phase(request_rec *r)
     ss_assert_status(r, rq);
 }
 
-/* Is filter f, handle h, r's own?  (After an internal redirect the
- * protocol filters, and ours among them, belong to the new request.) */
+/* A filter of ours that acted on a response which ended in the same
+ * brigade stays in the chain, passing on whatever comes (nothing should):
+ * unlinking it would cost a second walk of the filter list.  Its ctx says
+ * so; it counts as gone. */
+static char ss_filter_done;
+
+/* Is filter f, handle h, r's own and still to act?  (After an internal
+ * redirect the protocol filters, and ours among them, belong to the new
+ * request.) */
 static ap_filter_t *ss_find_filter(request_rec *r, ap_filter_rec_t *h)
 {
     ap_filter_t *f;
 
     for (f = r->output_filters; f; f = f->next) {
-        if (f->frec == h && f->r == r) {
+        if (f->frec == h && f->r == r && f->ctx != &ss_filter_done) {
             return f;
         }
     }
@@ -1418,9 +1481,24 @@ static ap_filter_rec_t *ss_writer_h1, *ss_writer_h2;
  * is a plain list node in httpd 2.4), in one walk.  Without a writer in the
  * chain (it left: the status line went out) it is added the ordinary way,
  * to mark the status as gone out.  check: it may be there already. */
+static void ss_link_final(request_rec *r, ap_filter_t **pp)
+{
+    ap_filter_t *ours = apr_palloc(r->pool, sizeof(*ours));
+
+    ours->frec = ss_final_handle;
+    ours->ctx = NULL;
+    ours->r = r;
+    ours->c = r->connection;
+    ours->next = *pp;
+    if (r->proto_output_filters == *pp) {
+        r->proto_output_filters = ours;
+    }
+    *pp = ours;
+}
+
 static void ss_add_final_filter(request_rec *r, int check)
 {
-    ap_filter_t **pp, *ours;
+    ap_filter_t **pp;
 
     for (pp = &r->output_filters; *pp; pp = &(*pp)->next) {
         if ((*pp)->r != r) {
@@ -1430,7 +1508,8 @@ static void ss_add_final_filter(request_rec *r, int check)
             || (ss_writer_h2 && (*pp)->frec == ss_writer_h2)) {
             break;
         }
-        if (check && (*pp)->frec == ss_final_handle) {
+        if (check && (*pp)->frec == ss_final_handle
+            && (*pp)->ctx != &ss_filter_done) {
             return;
         }
     }
@@ -1441,16 +1520,25 @@ static void ss_add_final_filter(request_rec *r, int check)
         }
         return;
     }
-    ours = apr_palloc(r->pool, sizeof(*ours));
-    ours->frec = ss_final_handle;
-    ours->ctx = NULL;
-    ours->r = r;
-    ours->c = r->connection;
-    ours->next = *pp;
-    if (r->proto_output_filters == *pp) {
-        r->proto_output_filters = ours;
+    ss_link_final(r, pp);
+}
+
+/* ss_add_final_filter() for the usual request (no redirect, none of our
+ * filters yet), the one every response of a context with StatusSetResponse
+ * or StatusSetReason pays: every filter in its chain is its own or the
+ * connection's, and a writer is there. */
+static void ss_add_final_filter_fresh(request_rec *r)
+{
+    ap_filter_t **pp;
+
+    for (pp = &r->output_filters; *pp; pp = &(*pp)->next) {
+        const ap_filter_rec_t *h = (*pp)->frec;
+        if (h == ss_writer_h1 || h == ss_writer_h2) {
+            ss_link_final(r, pp);
+            return;
+        }
     }
-    *pp = ours;
+    ss_add_final_filter(r, 0);
 }
 
 /* The filters a request with a setter's state, or a context with
@@ -1488,39 +1576,50 @@ static void ss_bridge_failed(request_rec *r)
     }
 }
 
+/* insert_filter for a request with a state, or redirected. */
+static SS_NOINLINE void ss_insert_filter_chain(request_rec *r)
+{
+    const ss_dir_conf_t *dc;
+    ss_req_t *rq;
+
+    ss_scrub(r);
+    ss_bridge_failed(r);
+    rq = ss_req_get(r);
+    ss_mark(r, SS_F_STARTED);
+    if (rq) {
+        ss_no_cache(r, rq);
+        ss_add_filters(r, 1, 1);
+        return;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
+    if (ss_conf_filters(dc)) {
+        ss_add_filters(r, dc->from_header != NULL, 1);
+    }
+}
+
 /* Runs as the handler is invoked.  Only requests that a setter or a
  * response-phase directive concerns get the filters. */
 static void ss_insert_filter(request_rec *r)
 {
     const ss_dir_conf_t *dc;
-    ss_req_t *rq;
-    int check;
 
     if (r->main) {
         return;
     }
     ss_trace_phase(r, SS_PHASE_HANDLER);
-    if (!ss_slot(r) && !r->prev) {
-        /* The usual request: no setter, no request before it, none of our
-         * filters yet (the API adds them only from here on). */
-        ss_slot_set(r, &ss_markers[SS_F_STARTED]);
-        rq = NULL;
-        check = 0;
+    if (ss_slot(r) || r->prev) {
+        ss_insert_filter_chain(r);
+        return;
     }
-    else {
-        ss_scrub(r);
-        ss_bridge_failed(r);
-        rq = ss_req_get(r);
-        ss_mark(r, SS_F_STARTED);
-        check = 1;
-    }
+    /* The usual request: no setter, no request before it, none of our
+     * filters yet (the API adds them only from here on). */
+    ss_slot_set(r, &ss_markers[SS_F_STARTED]);
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (rq) {
-        ss_no_cache(r, rq);
-        ss_add_filters(r, 1, check);
+    if (dc->from_header) {
+        ss_add_filters(r, 1, 0);
     }
-    else if (ss_conf_filters(dc)) {
-        ss_add_filters(r, dc->from_header != NULL, check);
+    else if (dc->final_codes) {
+        ss_add_final_filter_fresh(r);
     }
 }
 
@@ -1589,20 +1688,82 @@ static int ss_starts_with_eos(apr_bucket_brigade *bb)
 {
     return !APR_BRIGADE_EMPTY(bb) && APR_BUCKET_IS_EOS(APR_BRIGADE_FIRST(bb));
 }
+
+/* The brigade ends the response. */
+static int ss_ends_with_eos(apr_bucket_brigade *bb)
+{
+    return !APR_BRIGADE_EMPTY(bb) && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb));
+}
 #if defined(__clang__)
 #pragma clang diagnostic pop
 #endif
 
-/* Both filters act once, on the first brigade, then leave the chain.  An
- * error bucket (a request body too large, a failed backend) makes
- * HTTP_HEADER call ap_die(), which starts the response over through
- * insert_error_filter: leave r->status to it, or ap_die() would take ours
- * for a failed ErrorDocument. */
+/* Both filters act once, on the first brigade, then leave the chain (or
+ * stay, done, when that brigade ended the response).  An error bucket (a
+ * request body too large, a failed backend) makes HTTP_HEADER call
+ * ap_die(), which starts the response over through insert_error_filter:
+ * leave r->status to it, or ap_die() would take ours for a failed
+ * ErrorDocument. */
+static void ss_filter_acted(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    if (ss_ends_with_eos(bb)) {
+        f->ctx = &ss_filter_done;
+    }
+    else {
+        ap_remove_output_filter(f);
+    }
+}
+
 static apr_status_t ss_origin_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    if (!ss_has_error_bucket(bb)) {
+    if (!f->ctx && !ss_has_error_bucket(bb)) {
         ss_origin_phase(f->r);
-        ap_remove_output_filter(f);
+        ss_filter_acted(f, bb);
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* The usual response: no setter, no redirect, no StatusSetFromHeader, and
+ * a code that no StatusSetResponse or StatusSetReason of its context
+ * names.  It goes out as it is. */
+static SS_INLINE int ss_final_idle(const request_rec *r)
+{
+    const ss_dir_conf_t *dc;
+
+    if (ss_slot(r) != &ss_markers[SS_F_STARTED] || r->prev) {
+        return 0;
+    }
+    dc = ap_get_module_config(r->per_dir_config, &status_set_module);
+    return !dc->from_header
+           && !(dc->final_codes && ss_codeset_has(dc->final_codes,
+                                                  r->status));
+}
+
+/* Everything but the usual response, out of the filter's fast path (whose
+ * calls would cost every response a stack frame). */
+static SS_NOINLINE apr_status_t ss_final_slow(ap_filter_t *f,
+                                              apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+
+    if (!f->ctx && !ss_has_error_bucket(bb)) {
+        if (ss_final_idle(r)) {
+            ss_slot_set(r, &ss_markers[SS_F_STARTED | SS_F_COMMITTED]);
+        }
+        else {
+            int was_bodiless = AP_STATUS_IS_HEADER_ONLY(r->status);
+
+            ss_final_phase(r);
+            if (was_bodiless && !AP_STATUS_IS_HEADER_ONLY(r->status)
+                && r->bytes_sent == 0 && ss_starts_with_eos(bb)) {
+                /* CONTENT_LENGTH left the length alone for a 204 or 304;
+                 * the status that replaces it says there is a body, and
+                 * it is empty. */
+                ap_set_content_length(r, 0);
+            }
+            ss_mark(r, SS_F_COMMITTED);
+        }
+        ss_filter_acted(f, bb);
     }
     return ap_pass_brigade(f->next, bb);
 }
@@ -1611,21 +1772,15 @@ static apr_status_t ss_final_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
 
-    if (!ss_has_error_bucket(bb)) {
-        int was_bodiless = AP_STATUS_IS_HEADER_ONLY(r->status);
-
-        ss_final_phase(r);
-        if (was_bodiless && !AP_STATUS_IS_HEADER_ONLY(r->status)
-            && r->bytes_sent == 0 && ss_starts_with_eos(bb)) {
-            /* CONTENT_LENGTH left the length alone for a 204 or 304; the
-             * status that replaces it says there is a body, and it is
-             * empty. */
-            ap_set_content_length(r, 0);
-        }
-        ss_mark(r, SS_F_COMMITTED);
-        ap_remove_output_filter(f);
+    /* The usual response, complete in its first brigade (a static file,
+     * a small page): nothing to change, and nothing follows. */
+    if (!f->ctx && ss_final_idle(r) && ss_ends_with_eos(bb)
+        && !ss_has_error_bucket(bb)) {
+        ss_slot_set(r, &ss_markers[SS_F_STARTED | SS_F_COMMITTED]);
+        f->ctx = &ss_filter_done;
+        return ap_pass_brigade(f->next, bb);
     }
-    return ap_pass_brigade(f->next, bb);
+    return ss_final_slow(f, bb);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1941,6 +2096,9 @@ static void ss_register_hooks(apr_pool_t *p)
     ap_hook_fixups(ss_fixups, ss_fixups_pre, NULL, APR_HOOK_LAST);
     /* First, so that a 2xx rule's empty response wins over any handler. */
     ap_hook_handler(ss_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    /* The counters' and the tracing's log_transaction hooks are added by
+     * their directives (StatusSetMetrics On, StatusSetTrace), so that a
+     * configuration without them pays no hook call per request. */
     /* Both paths: normal responses and ap_send_error_response(). */
     ap_hook_insert_filter(ss_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_insert_error_filter(ss_insert_error_filter, NULL, NULL,

@@ -48,7 +48,6 @@
 
 APLOG_USE_MODULE(status_set);
 
-#define SS_METRICS_HANDLER "status-set-metrics"
 /* The retained data's key names its layout: a module with another layout
  * of ss_retained_t never reads this one. */
 #define SS_RETAINED_KEY    "mod_status_set-metrics-3"
@@ -83,6 +82,8 @@ ss_metrics_t *ss_metrics_segment;
 
 /* The configuration being read (the parent's; reset in pre_config). */
 static int ss_metrics_on;
+static int ss_metrics_hooked;           /* its log_transaction hook is added */
+static int ss_metrics_log(request_rec *r);
 static int ss_metrics_vhost;               /* On vhost */
 static apr_array_header_t *ss_vhost_names; /* by index, from 1 */
 static unsigned ss_metrics_capacity = SS_DEFAULT_CAPACITY;
@@ -133,6 +134,13 @@ const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, const char *on,
     }
     ss_metrics_on = !strcasecmp(on, "On");
     ss_metrics_vhost = mode != NULL;
+    if (ss_metrics_on && !ss_metrics_hooked) {
+        /* httpd sorts hooks added while the configuration is read (as
+         * mod_perl's are); a configuration without counters pays no hook
+         * call per request.  Hooks go with pconf at each restart. */
+        ap_hook_log_transaction(ss_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
+        ss_metrics_hooked = 1;
+    }
     return NULL;
 }
 
@@ -198,6 +206,7 @@ static int ss_metrics_pre_config(apr_pool_t *p, apr_pool_t *plog,
     (void)plog;
     (void)ptemp;
     ss_metrics_on = 0;
+    ss_metrics_hooked = 0;
     ss_metrics_vhost = 0;
     ss_vhost_names = NULL;
     ss_metrics_capacity = SS_DEFAULT_CAPACITY;
@@ -527,9 +536,9 @@ static void ss_metrics_child_init(apr_pool_t *p, server_rec *s)
 static SS_NOINLINE void ss_metrics_count_request(request_rec *r);
 
 /* After the response went out, for the status %>s logs: a few atomic
- * additions, no allocation; with StatusSetMetrics Off, one test (the
- * outcome's local lives in the function below, so this one has no stack
- * protector to pay). */
+ * additions, no allocation (the outcome's local lives in the function
+ * below, so this one has no stack protector to pay).  A log_transaction
+ * hook that StatusSetMetrics On adds (ss_metrics_hook_log()). */
 static int ss_metrics_log(request_rec *r)
 {
     if (!ss_metrics_segment) {
@@ -575,18 +584,13 @@ static int ss_wants_json(const char *args)
     return 0;
 }
 
-static int ss_metrics_handler(request_rec *r)
+static SS_NOINLINE int ss_metrics_serve(request_rec *r)
 {
     ss_metrics_snap_t *snap;
     ss_format_e format;
     const char *body;
     apr_size_t len;
 
-    /* Asked of every request: the first byte settles almost all. */
-    if (!r->handler || r->handler[0] != SS_METRICS_HANDLER[0]
-        || strcmp(r->handler, SS_METRICS_HANDLER)) {
-        return DECLINED;
-    }
     /* GET, HEAD (with GET) and OPTIONS, answered here: core's default
      * handler would add POST to what OPTIONS lists, which gets a 405. */
     ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, M_OPTIONS, -1);
@@ -619,6 +623,14 @@ static int ss_metrics_handler(request_rec *r)
         ap_rwrite(body, (int)len, r);
     }
     return OK;
+}
+
+int ss_metrics_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, SS_METRICS_HANDLER)) {
+        return DECLINED;
+    }
+    return ss_metrics_serve(r);
 }
 
 /* "404.13", "404.other" or "other.other": a row as mod_status shows it. */
@@ -701,8 +713,6 @@ void ss_metrics_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(ss_metrics_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ss_metrics_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ss_metrics_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_log_transaction(ss_metrics_log, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(ss_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, ss_metrics_status_hook, NULL, NULL,
                       APR_HOOK_MIDDLE);
 }

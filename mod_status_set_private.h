@@ -21,11 +21,14 @@
 
 extern SS_EXPORT module AP_MODULE_DECLARE_DATA status_set_module;
 
-/* Keeps a slow path out of a hook's fast path. */
+/* Keeps a slow path out of a hook's fast path; and a test that a fast
+ * path shares with its slow path in both. */
 #if defined(__GNUC__)
 #define SS_NOINLINE __attribute__((noinline))
+#define SS_INLINE APR_INLINE __attribute__((always_inline))
 #else
 #define SS_NOINLINE
+#define SS_INLINE APR_INLINE
 #endif
 
 /* The status a finished request went out with, as the access log shows
@@ -87,6 +90,12 @@ const char *ss_cmd_metrics(cmd_parms *cmd, void *dconf, const char *on,
 const char *ss_cmd_metrics_capacity(cmd_parms *cmd, void *dconf,
                                     const char *arg);
 void ss_metrics_register_hooks(apr_pool_t *p);
+
+/* The counters' handler, which the module's one handler hook asks about
+ * every request whose handler starts with its first letter (DECLINED
+ * unless r->handler is status-set-metrics). */
+#define SS_METRICS_HANDLER "status-set-metrics"
+int ss_metrics_handler(request_rec *r);
 
 /* ---- tracing (mod_status_set_trace.c) ---- */
 

@@ -47,6 +47,8 @@ APLOG_USE_MODULE(status_set);
 int ss_trace_configured;
 int ss_trace_phases;
 
+static int ss_trace_log(request_rec *r);
+
 /* One StatusSetTrace rule. */
 typedef struct {
     apr_array_header_t *match;      /* ss_match_t */
@@ -283,7 +285,13 @@ const char *ss_cmd_trace(cmd_parms *cmd, void *dconf, const char *args)
         (*traces)->phases = 1;
         ss_trace_phases = 1;
     }
-    ss_trace_configured = 1;
+    if (!ss_trace_configured) {
+        /* httpd sorts hooks added while the configuration is read (as
+         * mod_perl's are); a configuration without StatusSetTrace pays no
+         * hook call per request.  Hooks go with pconf at each restart. */
+        ap_hook_log_transaction(ss_trace_log, NULL, NULL, APR_HOOK_MIDDLE);
+        ss_trace_configured = 1;
+    }
     return NULL;
 }
 
@@ -1149,7 +1157,8 @@ static SS_NOINLINE int ss_trace_direct(request_rec *r,
 
 /* The fast path, kept small (no local whose address is taken, so no stack
  * protector either): a request that no rule of its context wants costs a
- * few loads and one bit test. */
+ * few loads and one bit test.  A log_transaction hook that the first
+ * StatusSetTrace adds (ss_cmd_trace()). */
 static int ss_trace_log(request_rec *r)
 {
     const ss_trace_set_t *set;
@@ -1240,6 +1249,5 @@ void ss_trace_register_hooks(apr_pool_t *p)
     (void)p;
     ap_hook_pre_config(ss_trace_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_open_logs(ss_trace_open_logs, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_log_transaction(ss_trace_log, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_error_log(ss_trace_error_log, NULL, NULL, APR_HOOK_MIDDLE);
 }
