@@ -315,6 +315,38 @@ static const char *ss_apache_reason(int code)
     return NULL;
 }
 
+/* "CODE REASON" in p, code 200-599: what apr_psprintf("%03d %s") gives,
+ * without a formatter (the API makes one per call). */
+static char *ss_status_line(apr_pool_t *p, int code, const char *reason)
+{
+    apr_size_t len = strlen(reason);
+    char *line = apr_palloc(p, len + 5);
+
+    if (line) {
+        line[0] = (char)('0' + code / 100);
+        line[1] = (char)('0' + code / 10 % 10);
+        line[2] = (char)('0' + code % 10);
+        line[3] = ' ';
+        memcpy(line + 4, reason, len + 1);
+    }
+    return line;
+}
+
+/* n as a string: the usual substatus and error codes (0-99) from a table,
+ * others made in p. */
+#define SS_TENS(t) #t "0", #t "1", #t "2", #t "3", #t "4", #t "5", #t "6", \
+                   #t "7", #t "8", #t "9"
+static const char ss_small_num[100][3] = {
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
+    SS_TENS(1), SS_TENS(2), SS_TENS(3), SS_TENS(4), SS_TENS(5), SS_TENS(6),
+    SS_TENS(7), SS_TENS(8), SS_TENS(9)
+};
+
+static const char *ss_num_str(apr_pool_t *p, int n)
+{
+    return n >= 0 && n < 100 ? ss_small_num[n] : apr_itoa(p, n);
+}
+
 /* Fill st, copying reason (NULL stays NULL: default phrase later).
  * Returns APR_ENOMEM if p cannot give the memory. */
 static apr_status_t ss_status_init(apr_pool_t *p, ss_status_t *st, int code,
@@ -331,7 +363,7 @@ static apr_status_t ss_status_init(apr_pool_t *p, ss_status_t *st, int code,
     st->status_line = NULL;
     st->default_line = NULL;
     if (reason) {
-        st->status_line = apr_psprintf(p, "%03d %s", code, reason);
+        st->status_line = ss_status_line(p, code, reason);
         if (!st->status_line) {
             return APR_ENOMEM;
         }
@@ -342,12 +374,11 @@ static apr_status_t ss_status_init(apr_pool_t *p, ss_status_t *st, int code,
          * the request's context may name the code); where none does, it is
          * this one, made once. */
         const char *apache = ss_apache_reason(code);
-        st->default_line = apr_psprintf(p, "%03d %s", code,
-                                        apache ? apache
-                                               : ss_class_reason(code));
+        st->default_line = ss_status_line(p, code, apache ? apache
+                                              : ss_class_reason(code));
     }
-    st->sub_str = apr_itoa(p, substatus);
-    st->err_str = apr_itoa(p, error);
+    st->sub_str = ss_num_str(p, substatus);
+    st->err_str = ss_num_str(p, error);
     return st->sub_str && st->err_str ? APR_SUCCESS : APR_ENOMEM;
 }
 
@@ -940,11 +971,31 @@ static const char *ss_client_uri(const request_rec *r)
     return r->unparsed_uri ? r->unparsed_uri : r->uri;
 }
 
+/* Does env hold one of our variables?  (apr_table_setn() would compare
+ * each of ours with the others, whose names begin alike.) */
+static int ss_env_has_ours(const apr_table_t *env)
+{
+    const apr_array_header_t *a = apr_table_elts(env);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+    int i;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (e[i].key && (e[i].key[0] | 0x20) == 's'
+            && !strncasecmp(e[i].key, "STATUS_SET_", 11)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void ss_set_env(request_rec *r, const ss_status_t *st)
 {
-    apr_table_setn(r->subprocess_env, SS_ENV_SUBSTATUS, st->sub_str);
-    apr_table_setn(r->subprocess_env, SS_ENV_ERROR, st->err_str);
-    apr_table_setn(r->subprocess_env, SS_ENV_REASON, st->reason);
+    void (*put)(apr_table_t *, const char *, const char *) =
+        ss_env_has_ours(r->subprocess_env) ? apr_table_setn : apr_table_addn;
+
+    put(r->subprocess_env, SS_ENV_SUBSTATUS, st->sub_str);
+    put(r->subprocess_env, SS_ENV_ERROR, st->err_str);
+    put(r->subprocess_env, SS_ENV_REASON, st->reason);
 }
 
 /* Record an applied status on r: state, notes, environment, error log.
@@ -1481,16 +1532,19 @@ static ap_filter_rec_t *ss_writer_h1, *ss_writer_h2;
  * is a plain list node in httpd 2.4), in one walk.  Without a writer in the
  * chain (it left: the status line went out) it is added the ordinary way,
  * to mark the status as gone out.  check: it may be there already. */
-static void ss_link_final(request_rec *r, ap_filter_t **pp)
+/* Link a filter of handle h for r in at *pp, as ap_add_output_filter()
+ * links one (ap_filter_t is a plain list node in httpd 2.4). */
+static void ss_link_filter(request_rec *r, ap_filter_t **pp,
+                           ap_filter_rec_t *h)
 {
     ap_filter_t *ours = apr_palloc(r->pool, sizeof(*ours));
 
-    ours->frec = ss_final_handle;
+    ours->frec = h;
     ours->ctx = NULL;
     ours->r = r;
     ours->c = r->connection;
     ours->next = *pp;
-    if (r->proto_output_filters == *pp) {
+    if (h->ftype >= AP_FTYPE_PROTOCOL && r->proto_output_filters == *pp) {
         r->proto_output_filters = ours;
     }
     *pp = ours;
@@ -1520,7 +1574,7 @@ static void ss_add_final_filter(request_rec *r, int check)
         }
         return;
     }
-    ss_link_final(r, pp);
+    ss_link_filter(r, pp, ss_final_handle);
 }
 
 /* ss_add_final_filter() for the usual request (no redirect, none of our
@@ -1534,20 +1588,38 @@ static void ss_add_final_filter_fresh(request_rec *r)
     for (pp = &r->output_filters; *pp; pp = &(*pp)->next) {
         const ap_filter_rec_t *h = (*pp)->frec;
         if (h == ss_writer_h1 || h == ss_writer_h2) {
-            ss_link_final(r, pp);
+            ss_link_filter(r, pp, ss_final_handle);
             return;
         }
     }
     ss_add_final_filter(r, 0);
 }
 
+/* STATUS_SET_ORIGIN for r, where ap_add_output_filter_handle() would put
+ * it (after r's filters of its type or lower), unless r has one that has
+ * not acted yet (check). */
+static void ss_add_origin_filter(request_rec *r, int check)
+{
+    ap_filter_t **pp;
+
+    for (pp = &r->output_filters;
+         *pp && (*pp)->r == r
+         && (*pp)->frec->ftype <= ss_origin_handle->ftype;
+         pp = &(*pp)->next) {
+        if (check && (*pp)->frec == ss_origin_handle
+            && (*pp)->ctx != &ss_filter_done) {
+            return;
+        }
+    }
+    ss_link_filter(r, pp, ss_origin_handle);
+}
+
 /* The filters a request with a setter's state, or a context with
  * response-phase directives, needs. */
 static void ss_add_filters(request_rec *r, int origin, int check)
 {
-    if (origin && (!check || !ss_find_filter(r, ss_origin_handle))) {
-        ap_add_output_filter_handle(ss_origin_handle, NULL, r,
-                                    r->connection);
+    if (origin) {
+        ss_add_origin_filter(r, check);
     }
     ss_add_final_filter(r, check);
 }

@@ -131,6 +131,14 @@ const char *ss_parse_code(apr_pool_t *p, const char *word, int *code,
     return NULL;
 }
 
+/* The bytes a reason phrase may not hold: controls but tab, DEL, and
+ * < > & (section 2).  One load a byte: the API checks every phrase. */
+static const unsigned char ss_reason_bad[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['&'] = 1, ['<'] = 1, ['>'] = 1, [0x7f] = 1
+};
+
 const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len)
 {
     apr_size_t i;
@@ -146,9 +154,11 @@ const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len)
                                 len), len, SS_REASON_MAX)
                  : "reason phrase too long";
     }
-    for (i = 0; i < len; i++) {
+    for (i = 0; i < len && !ss_reason_bad[(unsigned char)reason[i]]; i++) {
+    }
+    if (i < len) {
         unsigned char c = (unsigned char)reason[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        if (c != '<' && c != '>' && c != '&') {
             return p ? apr_psprintf(p, "the reason phrase '%s' contains the "
                                     "control byte 0x%02x at offset %"
                                     APR_SIZE_T_FMT ": allowed are tab, "
@@ -157,14 +167,12 @@ const char *ss_check_reason(apr_pool_t *p, const char *reason, apr_size_t len)
                                     reason, len), c, i)
                      : "control byte in reason phrase";
         }
-        if (c == '<' || c == '>' || c == '&') {
-            return p ? apr_psprintf(p, "the reason phrase '%s' contains "
-                                    "'%c': < > & are not allowed, because "
-                                    "Apache pastes the phrase unescaped "
-                                    "into its error page",
-                                    ss_escape_for_message(p, reason, len), c)
-                     : "< > & in reason phrase";
-        }
+        return p ? apr_psprintf(p, "the reason phrase '%s' contains "
+                                "'%c': < > & are not allowed, because "
+                                "Apache pastes the phrase unescaped "
+                                "into its error page",
+                                ss_escape_for_message(p, reason, len), c)
+                 : "< > & in reason phrase";
     }
     if (reason[0] == ' ' || reason[0] == '\t'
         || reason[len - 1] == ' ' || reason[len - 1] == '\t') {
