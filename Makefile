@@ -37,7 +37,7 @@ EXAMPLE  = examples/.libs/mod_status_echo.so
 DEB_PKGS = apache2 apache2-dev curl python3-pytest
 # The stacks the tests build besides apache2's own modules (TLS, PHP-FPM,
 # mod_security2).
-TEST_PKGS = $(DEB_PKGS) openssl php-fpm libapache2-mod-security2 \
+TEST_PKGS = $(DEB_PKGS) openssl php-fpm libapache2-mod-security2 libapache2-mod-php \
             prometheus python3-prometheus-client
 MODS_AVAILABLE = /etc/apache2/mods-available
 

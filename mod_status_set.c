@@ -177,6 +177,9 @@ typedef struct {
     const ss_series_t *from_source; /* "header:NAME" */
     int from_keep;
     int from_set;                   /* StatusSetFromHeader given here */
+    const char *from_env;           /* StatusSetFromEnv; NULL: off */
+    const ss_series_t *env_source;  /* "env:NAME" */
+    int env_set;                    /* StatusSetFromEnv given here */
 } ss_dir_conf_t;
 
 /* Per-request state, in r->request_config.  A setter allocates one (in
@@ -189,9 +192,10 @@ typedef struct {
 #define SS_F_FORGOTTEN  0x4   /* a later error response replaced the setter */
 #define SS_F_SUBREQ     0x8   /* a subrequest of r recorded a status */
 #define SS_F_BRIDGED    0x10  /* StatusSetFromHeader was read for r */
-#define SS_F_MARKERS    0x20  /* the flags a marker can carry */
-#define SS_F_APPLIED    0x20  /* the setter's status is in r->status */
-#define SS_F_NOCACHE    0x40  /* the module set r->no_cache for it */
+#define SS_F_ENVREAD    0x20  /* StatusSetFromEnv found its value for r */
+#define SS_F_MARKERS    0x40  /* the flags a marker can carry */
+#define SS_F_APPLIED    0x40  /* the setter's status is in r->status */
+#define SS_F_NOCACHE    0x80  /* the module set r->no_cache for it */
 
 typedef struct {
     request_rec *owner;       /* the request that set it */
@@ -257,6 +261,7 @@ static ss_reasons_t *ss_merge_reasons(apr_pool_t *p, ss_reasons_t *child,
 static int ss_conf_empty(const ss_dir_conf_t *c)
 {
     return !c->rules && !c->reasons && !c->resp_sets && !c->from_set
+           && !c->env_set
            && !c->traces;
 }
 
@@ -298,6 +303,17 @@ static void *ss_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
         conf->from_source = base->from_source;
         conf->from_keep = base->from_keep;
         conf->from_set = base->from_set;
+    }
+    /* The nearer StatusSetFromEnv wins, "off" included. */
+    if (add->env_set) {
+        conf->from_env = add->from_env;
+        conf->env_source = add->env_source;
+        conf->env_set = 1;
+    }
+    else {
+        conf->from_env = base->from_env;
+        conf->env_source = base->env_source;
+        conf->env_set = base->env_set;
     }
     return conf;
 }
@@ -734,6 +750,51 @@ static const char *ss_cmd_response(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* The counter source "PREFIX:NAME" of a bridge directive. */
+static const ss_series_t *ss_bridge_source(cmd_parms *cmd,
+                                           const char *prefix,
+                                           const char *name)
+{
+    ss_series_t *series = apr_pcalloc(cmd->pool, sizeof(*series));
+
+    series->label = ss_metrics_label(cmd->pool,
+                                     apr_pstrcat(cmd->temp_pool, prefix,
+                                                 name, NULL));
+    series->cell = -1;
+    ss_metrics_conf_source(cmd, series, series->label);
+    return series;
+}
+
+static const char *ss_cmd_from_env(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    ss_dir_conf_t *dc = dconf;
+    const char *s;
+
+    dc->env_set = 1;
+    if (!strcasecmp(arg, "off")) {
+        dc->from_env = NULL;
+        return NULL;
+    }
+    if (!*arg) {
+        return ss_cmd_error(cmd, "a variable name is required: expected "
+                            "NAME, or off");
+    }
+    for (s = arg; *s; s++) {
+        /* What SetEnv, mod_rewrite's [E=] and setenv: can name. */
+        if (!apr_isalnum(*s) && *s != '_' && *s != '-' && *s != '.') {
+            return ss_cmd_error(cmd, apr_psprintf(cmd->temp_pool,
+                                "'%s' is not a variable name: allowed are "
+                                "letters, digits, _ - and ., or off",
+                                ss_escape_for_message(cmd->temp_pool, arg,
+                                                      strlen(arg))));
+        }
+    }
+    dc->from_env = apr_pstrdup(cmd->pool, arg);
+    dc->env_source = ss_bridge_source(cmd, "env:", arg);
+    return NULL;
+}
+
 static const char *ss_cmd_from_header(cmd_parms *cmd, void *dconf,
                                       const char *args)
 {
@@ -782,15 +843,7 @@ static const char *ss_cmd_from_header(cmd_parms *cmd, void *dconf,
         }
     }
     dc->from_header = apr_pstrdup(cmd->pool, name);
-    {
-        ss_series_t *series = apr_pcalloc(cmd->pool, sizeof(*series));
-        series->label = ss_metrics_label(cmd->pool,
-                                         apr_pstrcat(cmd->temp_pool,
-                                                     "header:", name, NULL));
-        series->cell = -1;
-        ss_metrics_conf_source(cmd, series, series->label);
-        dc->from_source = series;
-    }
+    dc->from_source = ss_bridge_source(cmd, "header:", name);
     dc->from_keep = keep != NULL;
     return NULL;
 }
@@ -1266,7 +1319,7 @@ static void ss_assert_status(request_rec *r, ss_req_t *rq)
 static int ss_conf_filters(const ss_dir_conf_t *dc)
 {
     /* (StatusSetResponse and StatusSetReason make final_codes.) */
-    return dc->final_codes || dc->from_header;
+    return dc->final_codes || dc->from_header || dc->from_env;
 }
 
 static void ss_warn_header(request_rec *r, const char *name, const char *why)
@@ -1334,8 +1387,8 @@ static int ss_from_header(request_rec *r, const ss_dir_conf_t *dc,
  * that arrived later (mod_headers' Header set, which runs after ORIGIN;
  * such a response may have been stored by mod_cache already).  Returns the
  * state that applies now. */
-static ss_req_t *ss_bridge(request_rec *r, const ss_dir_conf_t *dc,
-                           ss_req_t *rq)
+static ss_req_t *ss_bridge_header(request_rec *r, const ss_dir_conf_t *dc,
+                                  ss_req_t *rq)
 {
     ss_status_t st;
     int found;
@@ -1352,6 +1405,74 @@ static ss_req_t *ss_bridge(request_rec *r, const ss_dir_conf_t *dc,
         ss_mark(r, SS_F_BRIDGED);
     }
     return rq;
+}
+
+/* StatusSetFromEnv's value for r: the variable, else the note, of r or of
+ * the requests it was redirected from (an ErrorDocument's request has the
+ * first request's variables only as REDIRECT_*, and none of its notes). */
+static const char *ss_env_value(const request_rec *r, const char *name)
+{
+    for (; r; r = r->prev) {
+        const char *v = apr_table_get(r->subprocess_env, name);
+        if (!v) {
+            v = apr_table_get(r->notes, name);
+        }
+        if (v) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* StatusSetFromEnv for r, once its value is there: in STATUS_SET_ORIGIN
+ * for what was set before the response (mod_security2, mod_rewrite, a
+ * script), else in STATUS_SET_FINAL or the error path for a value set
+ * later (a filter, mod_security2's response phases).  An invalid value is
+ * ignored, with one warning.  Returns the state that applies now. */
+static ss_req_t *ss_bridge_env(request_rec *r, const ss_dir_conf_t *dc,
+                               ss_req_t *rq)
+{
+    const char *value, *err, *reason;
+    ss_spec_t spec;
+    ss_status_t st;
+
+    if ((ss_flags(r) & SS_F_ENVREAD)
+        || !(value = ss_env_value(r, dc->from_env))) {
+        return rq;
+    }
+    ss_mark(r, SS_F_ENVREAD);
+    if ((err = ss_parse_spec(r->pool, value, SS_ALLOW_ERROR, &spec))) {
+        SS_METRICS_NOTE(SS_METRIC_HEADER_REJECTED);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "SS0005: ignoring the variable %s: %s", dc->from_env,
+                      err);
+        return rq;
+    }
+    reason = spec.reason ? spec.reason : ss_default_reason(r, spec.code);
+    if (ss_status_init(r->pool, &st, spec.code, spec.substatus, spec.error,
+                       reason, dc->env_source) != APR_SUCCESS) {
+        return rq;
+    }
+    return ss_record(r, &st);
+}
+
+/* StatusSetFromHeader, then StatusSetFromEnv (SPEC 3's order). */
+static ss_req_t *ss_bridge(request_rec *r, const ss_dir_conf_t *dc,
+                           ss_req_t *rq)
+{
+    if (dc->from_header) {
+        rq = ss_bridge_header(r, dc, rq);
+    }
+    if (dc->from_env) {
+        rq = ss_bridge_env(r, dc, rq);
+    }
+    return rq;
+}
+
+/* Does dc read a setter from a header or a variable? */
+static int ss_dc_bridges(const ss_dir_conf_t *dc)
+{
+    return dc->from_header || dc->from_env;
 }
 
 /* The entry of list at *i that fits code.substatus, advancing *i; NULL at
@@ -1458,7 +1579,7 @@ static void ss_origin_phase(request_rec *r)
                                                    &status_set_module);
     ss_req_t *rq = ss_current(r);
 
-    if (dc->from_header) {
+    if (ss_dc_bridges(dc)) {
         rq = ss_bridge(r, dc, rq);
     }
     if (rq) {
@@ -1481,7 +1602,7 @@ static void ss_final_phase(request_rec *r)
         /* Set where STATUS_SET_ORIGIN had passed already (by a filter). */
         ss_assert_status(r, rq);
     }
-    if (dc->from_header && (rq = ss_bridge(r, dc, rq)) != NULL) {
+    if (ss_dc_bridges(dc) && (rq = ss_bridge(r, dc, rq)) != NULL) {
         ss_assert_status(r, rq);
     }
     if (dc->resp_sets
@@ -1665,7 +1786,7 @@ static SS_NOINLINE void ss_insert_filter_chain(request_rec *r)
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
     if (ss_conf_filters(dc)) {
-        ss_add_filters(r, dc->from_header != NULL, 1);
+        ss_add_filters(r, ss_dc_bridges(dc), 1);
     }
 }
 
@@ -1687,7 +1808,7 @@ static void ss_insert_filter(request_rec *r)
      * filters yet (the API adds them only from here on). */
     ss_slot_set(r, &ss_markers[SS_F_STARTED]);
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (dc->from_header) {
+    if (dc->from_header || dc->from_env) {
         ss_add_filters(r, 1, 0);
     }
     else if (dc->final_codes) {
@@ -1722,7 +1843,7 @@ static void ss_insert_error_filter(request_rec *r)
         rq = NULL;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    if (dc->from_header) {
+    if (ss_dc_bridges(dc)) {
         rq = ss_bridge(r, dc, rq);
     }
     ss_assert_status(r, rq);
@@ -1806,7 +1927,7 @@ static SS_INLINE int ss_final_idle(const request_rec *r)
         return 0;
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
-    return !dc->from_header
+    return !dc->from_header && !dc->from_env
            && !(dc->final_codes && ss_codeset_has(dc->final_codes,
                                                   r->status));
 }
@@ -2121,6 +2242,10 @@ static const command_rec ss_cmds[] = {
                      RSRC_CONF | ACCESS_CONF,
                      "HEADER-NAME [keep] | off: apply the status value a "
                      "response header holds"),
+    AP_INIT_TAKE1("StatusSetFromEnv", ss_cmd_from_env, NULL,
+                  RSRC_CONF | ACCESS_CONF,
+                  "NAME | off: apply the status value the request's "
+                  "environment variable (or else note) NAME holds"),
     AP_INIT_TAKE12("StatusSetMetrics", ss_cmd_metrics, NULL, RSRC_CONF,
                    "On [vhost] | Off: count every final response by code, "
                    "substatus and source in shared memory, and with vhost "

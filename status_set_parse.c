@@ -363,6 +363,10 @@ const char *ss_check_name(apr_pool_t *p, const char *name)
                             "header:NAME name the counters' own sources",
                             name);
     }
+    if (!strncasecmp(name, "env:", 4)) {
+        return apr_psprintf(p, "name=%s is reserved: env:NAME names "
+                            "StatusSetFromEnv's source", name);
+    }
     return NULL;
 }
 
