@@ -62,7 +62,10 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 # The one version number, from the API header.
 VERSION := $(shell sed -n 's/^\#define MOD_STATUS_SET_VERSION "\(.*\)"/\1/p' mod_status_set.h)
 DIST     = mod_status_set-$(VERSION)
-DEB      = libapache2-mod-status-set_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null || echo amd64).deb
+# The package's file is named by debian/changelog, whose version a Debian
+# revision may bump alone.
+DEB_VERSION := $(shell dpkg-parsechangelog -S Version 2>/dev/null || echo $(VERSION))
+DEB      = libapache2-mod-status-set_$(DEB_VERSION)_$(shell dpkg --print-architecture 2>/dev/null || echo amd64).deb
 DEB_BUILD_PKGS = build-essential debhelper dpkg-dev apache2-dev lintian
 
 all: $(MODULE) $(EXAMPLE)

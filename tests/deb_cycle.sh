@@ -60,9 +60,17 @@ dpkg -L "$PKG" > "$WORK/files"
 for f in /usr/lib/apache2/modules/mod_status_set.so \
          /etc/apache2/mods-available/status_set.load \
          /etc/apache2/mods-available/status_set.conf \
-         /usr/include/apache2/mod_status_set.h; do
+         /usr/include/apache2/mod_status_set.h \
+         /usr/share/doc/$PKG/monitoring/status_set.rules.yml \
+         /usr/share/doc/$PKG/monitoring/status_set.rules.test.yml \
+         /usr/share/doc/$PKG/monitoring/grafana-dashboard.json; do
     [ -f "$f" ] && say "ok: $f" || fail "missing $f"
 done
+# The rules as installed are the rules the suite tests.
+if command -v promtool >/dev/null 2>&1; then
+    (cd /usr/share/doc/$PKG/monitoring && promtool test rules status_set.rules.test.yml >/dev/null) \
+        && say "ok: promtool test rules (installed)" || fail "promtool test rules (installed)"
+fi
 expect "the .conf is a conffile" \
     "$(dpkg-query -W -f='${Conffiles}' "$PKG" | awk '{print $1}' | grep -c status_set.conf)" 1
 expect "installed, not enabled" "$(ls /etc/apache2/mods-enabled | grep -c status_set || true)" 0

@@ -41,7 +41,8 @@ class Prometheus:
     """One prometheus process scraping `targets` ("host:port") at
     `metrics_path` every `interval` seconds."""
 
-    def __init__(self, targets, metrics_path="/metrics", interval=1):
+    def __init__(self, targets, metrics_path="/metrics", interval=1,
+                 rule_files=()):
         self.dir = tempfile.mkdtemp(prefix="ss-prom-")
         self.port = free_port()
         self.targets = targets
@@ -50,12 +51,16 @@ class Prometheus:
             f.write("global:\n"
                     "  scrape_interval: %ds\n"
                     "  scrape_timeout: %ds\n"
+                    "  evaluation_interval: %ds\n"
+                    "rule_files: [%s]\n"
                     "scrape_configs:\n"
                     "  - job_name: apache\n"
                     "    metrics_path: %s\n"
                     "    static_configs:\n"
                     "      - targets: [%s]\n"
-                    % (interval, interval, json.dumps(metrics_path),
+                    % (interval, interval, interval,
+                       ", ".join(json.dumps(r) for r in rule_files),
+                       json.dumps(metrics_path),
                        ", ".join(json.dumps(t) for t in targets)))
         self.log = open(os.path.join(self.dir, "prometheus.log"), "wb")
         self.proc = None

@@ -104,3 +104,28 @@ def test_dist_tarball_holds_the_sources_and_builds(tmp_path):
                     ".libs/mod_status_set.so"], check=True,
                    capture_output=True)
     assert os.path.isfile(tmp_path / name / ".libs" / "mod_status_set.so")
+
+
+def test_deb_file_is_named_by_the_changelog(tmp_path):
+    """Issue 18: a Debian revision bumped in debian/changelog alone (as
+    `dch -v 1.0.0+deb1` makes it) names the package file make deb copies;
+    it used to be named from the header, and the copy failed."""
+    tree = tmp_path / "tree"
+    tracked = subprocess.run(["git", "ls-files"], cwd=TOP, check=True,
+                             capture_output=True, text=True).stdout.split()
+    for rel in tracked:
+        dst = tree / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(open(os.path.join(TOP, rel), "rb").read())
+    v = header_version()
+    log = tree / "debian" / "changelog"
+    log.write_text(
+        "libapache2-mod-status-set (%s+deb1) unstable; urgency=medium\n\n"
+        "  * Rebuild.\n\n -- Test <test@example.org>  "
+        "Thu, 03 Dec 2026 12:00:00 +0000\n\n" % v + log.read_text())
+    out = subprocess.run(["make", "-n", "deb"], cwd=tree, check=True,
+                         capture_output=True, text=True).stdout
+    arch = subprocess.run(["dpkg", "--print-architecture"],
+                          capture_output=True, text=True).stdout.strip()
+    assert "cp build/deb/libapache2-mod-status-set_%s+deb1_%s.deb ." \
+        % (v, arch) in out, out
