@@ -4,6 +4,8 @@ The README promises that its examples work against `make run`: this runs
 every one of them, as written but for the port, against conf/demo.conf.
 """
 
+import os
+import re
 import subprocess
 
 import pytest
@@ -122,3 +124,44 @@ def test_iis_failed_request_tracing_recipe(demo):
             break
         time.sleep(0.05)
     assert (recs[-1]["status"], recs[-1]["substatus"]) == (404, 13)
+
+
+def test_iis_w3c_log_format_logs_the_clients_request_under_an_errordocument():
+    """Issue 18: the guide's W3C format logs the method and query the client
+    sent, also when a local ErrorDocument answered (httpd's redirect is a
+    GET of the error page, without the query)."""
+    conf = iis_block("apache", "LogFormat").replace(
+        "${APACHE_LOG_DIR}/access.log", "logs/w3c_log")
+    h = start_server(conf + 'ErrorDocument 404 /errors/404.html\n',
+                     {"htdocs/errors/404.html": "no such page\n"},
+                     name="iis-w3c-errdoc")
+    try:
+        p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w",
+                            "%{http_code}", "-d", "x=1",
+                            "http://127.0.0.1:%d/nope?abc=1" % h.port],
+                           check=True, capture_output=True, text=True)
+        assert p.stdout == "404"
+        h.stop()
+        with open(h.path("logs/w3c_log")) as f:
+            (line,) = f.read().splitlines()
+    finally:
+        stop_server(h)
+    fields = line.split(" ")
+    assert fields[3:6] == ["POST", "/nope", "?abc=1"], line
+    assert fields[-4:-1] == ["404", "0", "0"], line
+
+
+def test_iis_trace_rotation_recipe_is_not_rotated_twice_by_logrotate():
+    """Issue 18: the guide's rotatelogs recipe keeps a bounded number of
+    files (-n, as maxLogFiles) under a name that Debian's logrotate for
+    apache2 does not rotate as well."""
+    import fnmatch
+    block = iis_block("apache", "StatusSetTrace")
+    cmd = re.search(r'StatusSetTraceLog "\|([^"]+)"', block).group(1).split()
+    assert cmd[0] == "/usr/bin/rotatelogs" and os.access(cmd[0], os.X_OK)
+    assert cmd[1] == "-n" and int(cmd[2]) > 0
+    target = cmd[3].replace("${APACHE_LOG_DIR}", "/var/log/apache2")
+    with open("/etc/logrotate.d/apache2") as f:
+        patterns = f.read().split("{")[0].split()
+    assert patterns and not any(fnmatch.fnmatch(target, p)
+                                for p in patterns), (target, patterns)

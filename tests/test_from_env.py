@@ -267,3 +267,30 @@ def test_php_apache_note(php_srv):
     assert r.status_line == b"HTTP/1.1 403 Forbidden"
     assert r.body == b"php note\n"
     assert fields(access(php_srv, r)) == ("403", "14", "0", "Forbidden")
+
+
+def test_iis_guide_waf_recipe(errlog):
+    """docs/iis.md's WAF recipe, as written, with Debian's mod_security2:
+    IIS's 403.18-style denial and request filtering's 404.5."""
+    from test_demo import iis_block
+    # mod_security2's start-up notices, and its two denials.
+    errlog.expect_match(r"\[security2:notice\] .*ModSecurity")
+    errlog.expect_match(r"\[security2:error\] .*ModSecurity: Access denied "
+                        r"with code (403 \(phase 2\)|404 \(phase 1\))")
+    block = iis_block("apache", "StatusSetFromEnv STATUS_SET")
+    h = start_server(block, {"htdocs/page.txt": "page\n"}, name="iis-waf",
+                     modules=BASE_MODULES + ["unique_id", "security2"])
+    try:
+        r = http(h.port, "/page.txt?q=1+union+select+2")
+        assert r.status_line == b"HTTP/1.1 403 SQL Injection"
+        assert fields(access(h, r)) == ("403", "18", "1801",
+                                        "SQL Injection")
+        r = http(h.port, "/x/../page.txt")
+        assert r.status_line == b"HTTP/1.1 404 Not Found"
+        a = access(h, r)
+        assert fields(a) == ("404", "5", "0", "Not Found")
+        assert a["note_src"] == "env:STATUS_SET"
+        r = http(h.port, "/page.txt?q=hello")
+        assert r.status_line == b"HTTP/1.1 200 OK"
+    finally:
+        stop_server(h)
