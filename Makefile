@@ -57,7 +57,7 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
 .PHONY: all install run test clean deps test-deps fuzz test-asan test-valgrind load bench \
-        dist deb deb-check
+        dist deb deb-check autopkgtest
 
 # The one version number, from the API header.
 VERSION := $(shell sed -n 's/^\#define MOD_STATUS_SET_VERSION "\(.*\)"/\1/p' mod_status_set.h)
@@ -204,6 +204,15 @@ deb: dist
 # check that nothing is left (CI runs it).
 deb-check: deb
 	sh tests/deb_cycle.sh ./$(DEB)
+
+# Debian's own test of the installed package (debian/tests/serve), with
+# autopkgtest's null runner on this machine, as root (CI runs it); the
+# package is purged afterwards, pass or fail.
+autopkgtest: deb
+	@sh tests/deps.sh autopkgtest
+	@rc=0; autopkgtest -B build/deb/$(DIST) ./$(DEB) -- null || rc=$$?; \
+	DEBIAN_FRONTEND=noninteractive apt-get purge -y -q libapache2-mod-status-set >/dev/null; \
+	exit $$rc
 
 clean:
 	rm -rf .libs *.la *.lo *.o *.slo tests/__pycache__ build
