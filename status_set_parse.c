@@ -642,13 +642,31 @@ int ss_match_list(const apr_array_header_t *match, int code, int substatus)
     return 0;
 }
 
+/* A word at a time: .htaccess rules (`*`, 4xx) are added on every
+ * request that reads them. */
 void ss_codeset_add(ss_codeset_t *set, int lo, int hi)
 {
-    int code;
+    int w, last;
 
-    for (code = lo < 0 ? 0 : lo; code <= hi && code < SS_CODESET_MAX;
-         code++) {
-        set->bits[code >> 5] |= 1u << (code & 31);
+    if (lo < 0) {
+        lo = 0;
+    }
+    if (hi >= SS_CODESET_MAX) {
+        hi = SS_CODESET_MAX - 1;
+    }
+    if (lo > hi) {
+        return;
+    }
+    last = hi >> 5;
+    for (w = lo >> 5; w <= last; w++) {
+        apr_uint32_t mask = 0xffffffffu;
+        if (w == lo >> 5) {
+            mask &= 0xffffffffu << (lo & 31);
+        }
+        if (w == last) {
+            mask &= 0xffffffffu >> (31 - (hi & 31));
+        }
+        set->bits[w] |= mask;
     }
 }
 

@@ -2,8 +2,11 @@
  * libFuzzer harness: the StatusSetResponse MATCH list parser.
  * Every item that parses covers codes within 200-599, low to high, with a
  * substatus of -1 (any) or 0-65535; refusals carry a printable message.
+ * The code set made from the list (filled a word at a time) holds exactly
+ * the codes of its items.
  */
 #include <assert.h>
+#include <string.h>
 
 #include "apr_strings.h"
 
@@ -16,7 +19,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     const char *text = apr_pstrmemdup(p, (const char *)data, size);
     apr_array_header_t *list = NULL;
     const char *err = ss_parse_match(p, text, &list);
-    int i;
+    int i, code;
 
     if (err) {
         fuzz_assert_message(err);
@@ -29,6 +32,19 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             assert(m->lo <= m->hi);
             assert(m->substatus >= -1 && m->substatus <= SS_SUBSTATUS_MAX);
             assert(m->substatus == -1 || m->lo == m->hi);
+        }
+        {
+            ss_codeset_t set;
+            memset(&set, 0, sizeof(set));
+            ss_codeset_add_match(&set, list);
+            for (code = 0; code < SS_CODESET_MAX; code++) {
+                int in = 0;
+                for (i = 0; i < list->nelts; i++) {
+                    const ss_match_t *m = &APR_ARRAY_IDX(list, i, ss_match_t);
+                    in |= code >= m->lo && code <= m->hi;
+                }
+                assert(ss_codeset_has(&set, code) == in);
+            }
         }
     }
     apr_pool_destroy(p);
