@@ -57,7 +57,7 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
 
 .PHONY: all install run test clean deps test-deps fuzz test-asan test-valgrind load bench \
-        dist deb deb-check autopkgtest
+        dist deb deb-check autopkgtest piuparts
 
 # The one version number, from the API header.
 VERSION := $(shell sed -n 's/^\#define MOD_STATUS_SET_VERSION "\(.*\)"/\1/p' mod_status_set.h)
@@ -204,6 +204,16 @@ deb: dist
 # check that nothing is left (CI runs it).
 deb-check: deb
 	sh tests/deb_cycle.sh ./$(DEB)
+
+# piuparts, as Debian's QA runs it: install, remove and purge the package
+# in a fresh chroot of this machine's release (debootstrap from Debian's
+# archive), checking that nothing is left behind; as root, about a minute.
+PIUPARTS_MIRROR ?= http://deb.debian.org/debian
+PIUPARTS_DIST   ?= $(shell . /etc/os-release 2>/dev/null && echo $$VERSION_CODENAME)
+piuparts: deb
+	@sh tests/deps.sh piuparts debootstrap
+	piuparts --distribution=$(or $(PIUPARTS_DIST),bookworm) \
+	    --mirror "$(PIUPARTS_MIRROR) main" --no-eatmydata ./$(DEB)
 
 # Debian's own test of the installed package (debian/tests/serve), with
 # autopkgtest's null runner on this machine, as root (CI runs it); the
