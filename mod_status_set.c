@@ -24,6 +24,10 @@
  *       Output filter.  A response header holding a status value is
  *       applied as a setter and removed.
  *
+ *   StatusSetFromEnv NAME | off
+ *       Output filter.  A request environment variable (or else a note)
+ *       holding a status value is applied as a setter.
+ *
  * Directive words are split by ap_getword_conf(), as for every directive.
  * The C API (mod_status_set.h) sets the same tuple from other modules; it
  * keeps the state and never writes r->status before the handler returns.
@@ -48,7 +52,8 @@
  *     does not copy and HTTP_HEADER replaces with "500 Internal Server
  *     Error" for any code missing from its table: so it is written here.
  * Requests that no setter or response-phase directive concerns get neither
- * filter.
+ * filter; a response whose code no rule of its context names, without a
+ * setter, passes STATUS_SET_FINAL with one bit test (ss_final_idle()).
  *
  * This file is the module's glue.  The counters (StatusSetMetrics, the
  * status-set-metrics handler, mod_status lines) are in
