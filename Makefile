@@ -104,7 +104,8 @@ run: deps $(MODULE) $(EXAMPLE)
 MPM_TESTS = tests/test_pipeline.py tests/test_request_phase.py \
             tests/test_response_phase.py tests/test_api.py \
             tests/test_metrics.py tests/test_trace.py \
-            tests/test_metrics_operation.py tests/test_trace_operation.py
+            tests/test_metrics_operation.py tests/test_trace_operation.py \
+            tests/test_from_env.py tests/test_from_env_errors.py
 
 test: test-deps $(MODULE) $(EXAMPLE)
 	$(PYTHON) -m pytest -p no:cacheprovider tests

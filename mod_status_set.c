@@ -1412,64 +1412,106 @@ static ss_req_t *ss_bridge_header(request_rec *r, const ss_dir_conf_t *dc,
     return rq;
 }
 
-/* StatusSetFromEnv's value for r: the variable, else the note, of r or of
- * the requests it was redirected from (an ErrorDocument's request has the
- * first request's variables only as REDIRECT_*, and none of its notes). */
+/* StatusSetFromEnv's value in r's own variables, else its notes; NULL when
+ * there is none or it is empty (mod_rewrite's [E=NAME:%{ENV:X}] with X
+ * unset).  An ErrorDocument's request is not asked for the variables of
+ * the request it answers (it has them as REDIRECT_*): ss_bridge_failed()
+ * reads those with that request's configuration. */
 static const char *ss_env_value(const request_rec *r, const char *name)
 {
-    for (; r; r = r->prev) {
-        const char *v = apr_table_get(r->subprocess_env, name);
-        if (!v) {
-            v = apr_table_get(r->notes, name);
-        }
-        if (v) {
-            return v;
-        }
+    const char *v = apr_table_get(r->subprocess_env, name);
+
+    if (!v || !*v) {
+        v = apr_table_get(r->notes, name);
     }
-    return NULL;
+    return v && *v ? v : NULL;
 }
 
-/* StatusSetFromEnv for r, once its value is there: in STATUS_SET_ORIGIN
- * for what was set before the response (mod_security2, mod_rewrite, a
- * script), else in STATUS_SET_FINAL or the error path for a value set
- * later (a filter, mod_security2's response phases).  An invalid value is
- * ignored, with one warning.  Returns the state that applies now. */
-static ss_req_t *ss_bridge_env(request_rec *r, const ss_dir_conf_t *dc,
-                               ss_req_t *rq)
+/* How a variable's status meets the response: */
+typedef enum {
+    SS_VAR_RESPONSE,   /* the handler's response: it is a setter */
+    SS_VAR_ERROR,      /* Apache's error response: it may only name that
+                        * error's substatus, phrase and error code */
+    SS_VAR_AGAIN       /* applied already; a header applied since, and the
+                        * variable comes after it (SPEC 3) */
+} ss_var_how_e;
+
+/* The status value of dc's variable for r, marked read; 1 and *st when it
+ * applies.  An invalid value is ignored with one warning (none again). */
+static int ss_env_status(request_rec *r, const ss_dir_conf_t *dc,
+                         ss_var_how_e how, ss_status_t *st)
 {
     const char *value, *err, *reason;
     ss_spec_t spec;
-    ss_status_t st;
 
-    if ((ss_flags(r) & SS_F_ENVREAD)
+    if ((how != SS_VAR_AGAIN && (ss_flags(r) & SS_F_ENVREAD))
+        || (r->prev && r->prev->status != HTTP_OK)
         || !(value = ss_env_value(r, dc->from_env))) {
-        return rq;
+        /* (An ErrorDocument's own request already answers an error, as
+         * for StatusSet: the variable of the request that failed applies,
+         * with that request's configuration, in ss_bridge_failed().) */
+        return 0;
     }
     ss_mark(r, SS_F_ENVREAD);
     if ((err = ss_parse_spec(r->pool, value, SS_ALLOW_ERROR, &spec))) {
-        SS_METRICS_NOTE(SS_METRIC_HEADER_REJECTED);
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "SS0005: ignoring the variable %s: %s", dc->from_env,
-                      err);
-        return rq;
+        if (how != SS_VAR_AGAIN) {
+            SS_METRICS_NOTE(SS_METRIC_HEADER_REJECTED);
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "SS0005: ignoring the variable %s: %s",
+                          dc->from_env, err);
+        }
+        return 0;
+    }
+    /* Apache's own error stays Apache's: the variable names its substatus
+     * (mod_security2's deny,status:403 with setenv:...=403.18) or nothing;
+     * and a 304 answers the client's own copy, which a 2xx without a body
+     * would replace. */
+    if (how == SS_VAR_ERROR ? spec.code != r->status
+        : (r->status == HTTP_NOT_MODIFIED && spec.code != r->status)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      "SS0003: status %d stays: the variable %s names %d",
+                      r->status, dc->from_env, spec.code);
+        return 0;
     }
     reason = spec.reason ? spec.reason : ss_default_reason(r, spec.code);
-    if (ss_status_init(r->pool, &st, spec.code, spec.substatus, spec.error,
-                       reason, dc->env_source) != APR_SUCCESS) {
-        return rq;
-    }
-    return ss_record(r, &st);
+    return ss_status_init(r->pool, st, spec.code, spec.substatus, spec.error,
+                          reason, dc->env_source) == APR_SUCCESS;
 }
 
-/* StatusSetFromHeader, then StatusSetFromEnv (SPEC 3's order). */
-static ss_req_t *ss_bridge(request_rec *r, const ss_dir_conf_t *dc,
-                           ss_req_t *rq)
+/* StatusSetFromEnv for r, once its value is there: in STATUS_SET_ORIGIN
+ * for what was set before the response (mod_rewrite, a script), on the
+ * error path for Apache's error (mod_security2's deny), else in
+ * STATUS_SET_FINAL for a value set later.  Returns the state that applies
+ * now. */
+static ss_req_t *ss_bridge_env(request_rec *r, const ss_dir_conf_t *dc,
+                               ss_req_t *rq, ss_var_how_e how)
 {
+    ss_status_t st;
+
+    return ss_env_status(r, dc, how, &st) ? ss_record(r, &st) : rq;
+}
+
+/* StatusSetFromHeader, then StatusSetFromEnv (SPEC 3's order; a header
+ * that mod_headers adds is found only in STATUS_SET_FINAL, and the
+ * variable read before applies again after it).  error: Apache's error
+ * response. */
+static ss_req_t *ss_bridge(request_rec *r, const ss_dir_conf_t *dc,
+                           ss_req_t *rq, int error)
+{
+    ss_req_t *before = rq;
+
     if (dc->from_header) {
         rq = ss_bridge_header(r, dc, rq);
     }
     if (dc->from_env) {
-        rq = ss_bridge_env(r, dc, rq);
+        rq = ss_bridge_env(r, dc, rq,
+                           error ? SS_VAR_ERROR
+                           : rq != before && (ss_flags(r) & SS_F_ENVREAD)
+                             ? SS_VAR_AGAIN : SS_VAR_RESPONSE);
+        if (error) {
+            /* Read once for the error page; nothing later applies. */
+            ss_mark(r, SS_F_ENVREAD);
+        }
     }
     return rq;
 }
@@ -1585,7 +1627,7 @@ static void ss_origin_phase(request_rec *r)
     ss_req_t *rq = ss_current(r);
 
     if (ss_dc_bridges(dc)) {
-        rq = ss_bridge(r, dc, rq);
+        rq = ss_bridge(r, dc, rq, 0);
     }
     if (rq) {
         ss_assert_status(r, rq);
@@ -1607,7 +1649,7 @@ static void ss_final_phase(request_rec *r)
         /* Set where STATUS_SET_ORIGIN had passed already (by a filter). */
         ss_assert_status(r, rq);
     }
-    if (ss_dc_bridges(dc) && (rq = ss_bridge(r, dc, rq)) != NULL) {
+    if (ss_dc_bridges(dc) && (rq = ss_bridge(r, dc, rq, 0)) != NULL) {
         ss_assert_status(r, rq);
     }
     if (dc->resp_sets
@@ -1750,27 +1792,35 @@ static void ss_add_filters(request_rec *r, int origin, int check)
     ss_add_final_filter(r, check);
 }
 
-/* ProxyErrorOverride with an ErrorDocument that is a local URL: ap_die()
- * redirected the failing request before its response header could be
- * read; read it from that request now, for the ErrorDocument's request
- * (whose page is the one chosen for the backend's code). */
+/* An ErrorDocument that is a local URL: ap_die() redirected the failing
+ * request before its response phase.  With ProxyErrorOverride, read the
+ * backend's header from that request now, for the ErrorDocument's request
+ * (whose page is the one chosen for the backend's code); and
+ * StatusSetFromEnv's variable of that request. */
 static void ss_bridge_failed(request_rec *r)
 {
     request_rec *p = r->prev;
     const ss_dir_conf_t *pdc;
     ss_status_t st;
 
-    if (!p || p->status == HTTP_OK || (ss_flags(p) & SS_F_BRIDGED)) {
+    if (!p || p->status == HTTP_OK) {
         return;
     }
     pdc = ap_get_module_config(p->per_dir_config, &status_set_module);
-    if (pdc->from_header) {
+    if (pdc->from_header && !(ss_flags(p) & SS_F_BRIDGED)) {
         ss_mark(p, SS_F_BRIDGED);
         /* Recorded on the ErrorDocument's request, whose status it is:
          * on p it would look replaced by p's own error. */
         if (ss_from_header(p, pdc, &st) > 0) {
             ss_record(r, &st);
         }
+    }
+    /* StatusSetFromEnv of the failing request, with its configuration: a
+     * variable that names its error's substatus is recorded on it, as a
+     * StatusSet rule's is, so that the ErrorDocument's request (a page, a
+     * CGI, mod_status_echo) finds it there and adopts it. */
+    if (pdc->from_env && ss_env_status(p, pdc, SS_VAR_ERROR, &st)) {
+        ss_record(p, &st);
     }
 }
 
@@ -1849,7 +1899,7 @@ static void ss_insert_error_filter(request_rec *r)
     }
     dc = ap_get_module_config(r->per_dir_config, &status_set_module);
     if (ss_dc_bridges(dc)) {
-        rq = ss_bridge(r, dc, rq);
+        rq = ss_bridge(r, dc, rq, 1);
     }
     ss_assert_status(r, rq);
     if (ss_conf_filters(dc)) {
