@@ -165,3 +165,29 @@ def test_iis_trace_rotation_recipe_is_not_rotated_twice_by_logrotate():
         patterns = f.read().split("{")[0].split()
     assert patterns and not any(fnmatch.fnmatch(target, p)
                                 for p in patterns), (target, patterns)
+
+
+def test_iis_404_13_recipe_and_a_vhost_errordocument_413():
+    """docs/iis.md: the 404.13 rule as written answers 404.13; with a local
+    ErrorDocument 413 in the virtual host, the error page's request is
+    outside the rule's <Location> and the client gets the 413, as the
+    guide says; the rule placed to cover the page's URL too applies."""
+    block = iis_block("apache", "LimitRequestBody 1000")
+    files = {"htdocs/iis/upload": "upload\n",
+             "htdocs/errors/413.html": "too large\n"}
+    body = "x" * 2000
+    for extra, want in (
+            ("", b"HTTP/1.1 404 Content Too Long"),
+            ("ErrorDocument 413 /errors/413.html\n",
+             b"HTTP/1.1 413 Request Entity Too Large"),
+            ("ErrorDocument 413 /errors/413.html\n<Location /errors/>\n"
+             '    StatusSetResponse 413 404.13 "Content Too Long"\n'
+             "</Location>\n", b"HTTP/1.1 404 Content Too Long")):
+        h = start_server(block + extra, files, name="iis-404-13")
+        try:
+            p = subprocess.run(["curl", "-s", "-i", "-d", body,
+                                "http://127.0.0.1:%d/iis/upload" % h.port],
+                               capture_output=True, timeout=30)
+            assert p.stdout.split(b"\r\n")[0] == want, (extra, p.stdout[:200])
+        finally:
+            stop_server(h)
