@@ -105,6 +105,7 @@ def srv(ss_test_module):
     conf = CONF.replace("@TESTMOD@", ss_test_module).replace(
         "@ECHOMOD@", ECHO_MODULE)
     h = start_server(conf, FILES, name="adv18", modules=BASE_MODULES)
+    http(h.port, "/", method="HEAD")   # start-up lines before any snapshot
     yield h
     stop_server(h)
 

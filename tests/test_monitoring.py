@@ -78,6 +78,7 @@ StatusSetMetrics On
 @pytest.fixture(scope="module")
 def stack():
     srv = start_server(CONF, {"htdocs/ok.txt": "ok\n"}, name="monitor")
+    http(srv.port, "/ok.txt", method="HEAD")   # start-up lines logged
     rules = os.path.join(srv.root, "status_set.rules.yml")
     shutil.copy(RULES, rules)
     prom = Prometheus(["127.0.0.1:%d" % srv.port], rule_files=[rules])
