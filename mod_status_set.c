@@ -1427,6 +1427,13 @@ static const char *ss_env_value(const request_rec *r, const char *name)
     return v && *v ? v : NULL;
 }
 
+/* Is r an ErrorDocument's request (ap_die() redirected a request that
+ * failed)?  It already answers an error. */
+static int ss_answers_error(const request_rec *r)
+{
+    return r->prev && r->prev->status != HTTP_OK;
+}
+
 /* How a variable's status meets the response: */
 typedef enum {
     SS_VAR_RESPONSE,   /* the handler's response: it is a setter */
@@ -1445,7 +1452,7 @@ static int ss_env_status(request_rec *r, const ss_dir_conf_t *dc,
     ss_spec_t spec;
 
     if ((how != SS_VAR_AGAIN && (ss_flags(r) & SS_F_ENVREAD))
-        || (r->prev && r->prev->status != HTTP_OK)
+        || ss_answers_error(r)
         || !(value = ss_env_value(r, dc->from_env))) {
         /* (An ErrorDocument's own request already answers an error, as
          * for StatusSet: the variable of the request that failed applies,
@@ -1673,33 +1680,38 @@ static void ss_final_phase(request_rec *r)
  * so; it counts as gone. */
 static char ss_filter_done;
 
-/* Is filter f, handle h, r's own and still to act?  (After an internal
+static ap_filter_rec_t *ss_origin_handle, *ss_final_handle;
+static ap_filter_rec_t *ss_writer_h1, *ss_writer_h2;
+
+/* Is f, of handle h, r's own and still to act?  (After an internal
  * redirect the protocol filters, and ours among them, belong to the new
  * request.) */
+static int ss_filter_live(const ap_filter_t *f, const ap_filter_rec_t *h,
+                          const request_rec *r)
+{
+    return f->frec == h && f->r == r && f->ctx != &ss_filter_done;
+}
+
+/* Does the filter of handle h write the status line (HTTP_HEADER, or
+ * mod_http2's H2_C2_RESPONSE_OUT that replaces it)?  (h is never NULL,
+ * ss_writer_h2 is without mod_http2.) */
+static int ss_is_writer(const ap_filter_rec_t *h)
+{
+    return h == ss_writer_h1 || h == ss_writer_h2;
+}
+
 static ap_filter_t *ss_find_filter(request_rec *r, ap_filter_rec_t *h)
 {
     ap_filter_t *f;
 
     for (f = r->output_filters; f; f = f->next) {
-        if (f->frec == h && f->r == r && f->ctx != &ss_filter_done) {
+        if (ss_filter_live(f, h, r)) {
             return f;
         }
     }
     return NULL;
 }
 
-static ap_filter_rec_t *ss_origin_handle, *ss_final_handle;
-static ap_filter_rec_t *ss_writer_h1, *ss_writer_h2;
-
-/* Put STATUS_SET_FINAL right before the filter that writes the status line
- * (HTTP_HEADER, or mod_http2's H2_C2_RESPONSE_OUT that replaces it): after
- * BYTERANGE and every other filter that can still change the status.
- * httpd adds its protocol filters when it makes the request, and
- * ap_add_output_filter() would put a later one after all filters of its
- * type, after HTTP_HEADER: so the filter is linked in by hand (ap_filter_t
- * is a plain list node in httpd 2.4), in one walk.  Without a writer in the
- * chain (it left: the status line went out) it is added the ordinary way,
- * to mark the status as gone out.  check: it may be there already. */
 /* Link a filter of handle h for r in at *pp, as ap_add_output_filter()
  * links one (ap_filter_t is a plain list node in httpd 2.4). */
 static void ss_link_filter(request_rec *r, ap_filter_t **pp,
@@ -1718,6 +1730,14 @@ static void ss_link_filter(request_rec *r, ap_filter_t **pp,
     *pp = ours;
 }
 
+/* Put STATUS_SET_FINAL right before the filter that writes the status line:
+ * after BYTERANGE and every other filter that can still change the status.
+ * httpd adds its protocol filters when it makes the request, and
+ * ap_add_output_filter() would put a later one after all filters of its
+ * type, after HTTP_HEADER: so the filter is linked in by hand, in one walk.
+ * Without a writer in the chain (it left: the status line went out) it is
+ * added the ordinary way, to mark the status as gone out.  check: it may
+ * be there already. */
 static void ss_add_final_filter(request_rec *r, int check)
 {
     ap_filter_t **pp;
@@ -1726,12 +1746,10 @@ static void ss_add_final_filter(request_rec *r, int check)
         if ((*pp)->r != r) {
             continue;
         }
-        if ((*pp)->frec == ss_writer_h1
-            || (ss_writer_h2 && (*pp)->frec == ss_writer_h2)) {
+        if (ss_is_writer((*pp)->frec)) {
             break;
         }
-        if (check && (*pp)->frec == ss_final_handle
-            && (*pp)->ctx != &ss_filter_done) {
+        if (check && ss_filter_live(*pp, ss_final_handle, r)) {
             return;
         }
     }
@@ -1754,8 +1772,7 @@ static void ss_add_final_filter_fresh(request_rec *r)
     ap_filter_t **pp;
 
     for (pp = &r->output_filters; *pp; pp = &(*pp)->next) {
-        const ap_filter_rec_t *h = (*pp)->frec;
-        if (h == ss_writer_h1 || h == ss_writer_h2) {
+        if (ss_is_writer((*pp)->frec)) {
             ss_link_filter(r, pp, ss_final_handle);
             return;
         }
@@ -1774,8 +1791,7 @@ static void ss_add_origin_filter(request_rec *r, int check)
          *pp && (*pp)->r == r
          && (*pp)->frec->ftype <= ss_origin_handle->ftype;
          pp = &(*pp)->next) {
-        if (check && (*pp)->frec == ss_origin_handle
-            && (*pp)->ctx != &ss_filter_done) {
+        if (check && ss_filter_live(*pp, ss_origin_handle, r)) {
             return;
         }
     }
@@ -1803,7 +1819,7 @@ static void ss_bridge_failed(request_rec *r)
     const ss_dir_conf_t *pdc;
     ss_status_t st;
 
-    if (!p || p->status == HTTP_OK) {
+    if (!ss_answers_error(r)) {
         return;
     }
     pdc = ap_get_module_config(p->per_dir_config, &status_set_module);
@@ -2057,8 +2073,7 @@ static int ss_status_sent(const request_rec *r)
      * Not seen: a HEAD whose handler flushed before the call (HTTP_HEADER
      * stays until the end of the response). */
     for (f = r->output_filters; f; f = f->next) {
-        if (f->frec == ss_writer_h1
-            || (ss_writer_h2 && f->frec == ss_writer_h2)) {
+        if (ss_is_writer(f->frec)) {
             return 0;
         }
     }

@@ -538,7 +538,7 @@ static SS_NOINLINE void ss_metrics_count_request(request_rec *r);
 /* After the response went out, for the status %>s logs: a few atomic
  * additions, no allocation (the outcome's local lives in the function
  * below, so this one has no stack protector to pay).  A log_transaction
- * hook that StatusSetMetrics On adds (ss_metrics_hook_log()). */
+ * hook that StatusSetMetrics On adds (ss_cmd_metrics()). */
 static int ss_metrics_log(request_rec *r)
 {
     if (!ss_metrics_segment) {
